@@ -1,0 +1,7 @@
+"""``python -m tvwizard``."""
+
+import sys
+
+from tvwizard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The engine: runs probes in the target interpreter and turns them into a report."""

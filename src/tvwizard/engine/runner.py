@@ -1,0 +1,365 @@
+"""Run one probe in a subprocess of the target interpreter, and survive whatever it does.
+
+The child may hang, die by a signal, print megabytes, print bytes that are not UTF-8, or
+leave grandchildren holding its pipes.  Each of those ends here as a :class:`ProbeRun` with
+a status (ok / failed / crashed / timeout / error) and everything that arrived before.
+
+Three streams come back, kept apart:
+
+- the *channel*, a private pipe (fd passed with ``pass_fds``) carrying JSON events;
+- stdout and stderr, which belong to the probed libraries: they are the probe's log,
+  bounded (line length, line count) and decoded with replacement characters;
+- a *fault file*, where faulthandler writes the Python traceback at a crash, or of every
+  thread when tvwizard sends SIGUSR1 to a probe that ran out of time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tvwizard.engine.events import ProbeEvent, ProbeFinished, ProbeLog, ProbeStarted, ProbeStep
+from tvwizard.model import LogLine, ProbeRun, RunStatus, StepResult
+from tvwizard.probes import BOOTSTRAP
+
+PROBES_DIR = str(Path(__file__).resolve().parent.parent / "probes")
+
+EventSink = Callable[[ProbeEvent], None]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one probe may cost tvwizard in memory."""
+
+    line_chars: int = 4000  # longer log lines are cut, with a note
+    head_lines: int = 500  # first lines of the log kept …
+    tail_lines: int = 2000  # … and the last ones
+    event_bytes: int = 32 * 1024 * 1024  # one channel event; larger ones are dropped
+    fault_bytes: int = 256 * 1024
+    dump_grace: float = 0.5  # time for faulthandler's dump after SIGUSR1
+    drain_grace: float = 2.0  # time to read what is left in the pipes after exit
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A probe: which module of :mod:`tvwizard.probes` runs, how long it may take."""
+
+    name: str
+    title: str
+    module: str
+    timeout: float = 30.0
+    live: bool = False  # imports torch: slow, and the one that can crash
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class _LogCollector:
+    """Keeps the head and the tail of a log; counts what it drops."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.head: list[LogLine] = []
+        self.tail: deque[LogLine] = deque(maxlen=limits.tail_lines)
+        self.dropped_bytes = 0
+        self.dropped_lines = 0
+
+    def add(self, line: LogLine) -> None:
+        if len(self.head) < self.limits.head_lines:
+            self.head.append(line)
+            return
+        if len(self.tail) == self.tail.maxlen:
+            old = self.tail[0]
+            self.dropped_lines += 1
+            self.dropped_bytes += len(old.text) + 1
+        self.tail.append(line)
+
+    def lines(self) -> list[LogLine]:
+        out = list(self.head)
+        if self.dropped_lines:
+            out.append(
+                LogLine("probe", f"[tvwizard: {self.dropped_lines} log lines not kept ({self.dropped_bytes} bytes)]")
+            )
+        out.extend(self.tail)
+        return out
+
+
+class _LineSplitter:
+    """Bytes in, bounded lines out: long lines are cut, never buffered without limit."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max = max_chars
+        self.buf = bytearray()
+        self.cut = 0  # bytes of the current line thrown away
+
+    def feed(self, chunk: bytes) -> list[str]:
+        out: list[str] = []
+        self.buf += chunk
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl < 0:
+                break
+            out.append(self._finish(bytes(self.buf[:nl])))
+            del self.buf[: nl + 1]
+        if len(self.buf) > self.max * 4:  # a line with no end in sight: keep its start only
+            keep = self.max * 4
+            self.cut += len(self.buf) - keep
+            del self.buf[keep:]
+        return out
+
+    def close(self) -> list[str]:
+        if self.buf or self.cut:
+            return [self._finish(bytes(self.buf))]
+        return []
+
+    def _finish(self, raw: bytes) -> str:
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        cut = self.cut
+        self.cut = 0
+        if len(text) > self.max:
+            cut += len(text[self.max :].encode("utf-8", "replace"))
+            text = text[: self.max]
+        if cut:
+            text += f" … [tvwizard: {cut} more bytes on this line]"
+        return text
+
+
+def _signal_name(returncode: int) -> str:
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+async def _pump(stream: asyncio.StreamReader, on_line: Callable[[str], None], limits: Limits) -> None:
+    splitter = _LineSplitter(limits.line_chars)
+    while True:
+        chunk = await stream.read(65536)
+        if not chunk:
+            break
+        for line in splitter.feed(chunk):
+            on_line(line)
+    for line in splitter.close():
+        on_line(line)
+
+
+async def _pump_channel(
+    stream: asyncio.StreamReader, on_event: Callable[[dict[str, Any]], None], on_bad: Callable[[str], None],
+    limits: Limits,
+) -> None:
+    buf = bytearray()
+    skipping = False
+    while True:
+        chunk = await stream.read(1 << 20)
+        if not chunk:
+            break
+        buf += chunk
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                break
+            raw = bytes(buf[:nl])
+            del buf[: nl + 1]
+            if skipping:
+                skipping = False
+                continue
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                on_bad(f"unreadable event on the probe channel ({len(raw)} bytes)")
+                continue
+            if isinstance(event, dict):
+                on_event(event)
+        if len(buf) > limits.event_bytes:
+            on_bad(f"an event over {limits.event_bytes} bytes was dropped")
+            buf.clear()
+            skipping = True
+
+
+def _killpg(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def run_probe(
+    spec: ProbeSpec,
+    python: str,
+    *,
+    cwd: str | None = None,
+    env: dict[str, str] | None = None,
+    on_event: EventSink | None = None,
+    limits: Limits = Limits(),
+    origin: float | None = None,
+    timeout: float | None = None,
+    probes_dir: str = PROBES_DIR,
+) -> ProbeRun:
+    """Run ``spec`` with ``python`` in ``cwd`` and environment ``env`` (default: ours).
+
+    ``probes_dir`` is the probes package to load in the target (tests point it at a copy
+    holding probes that hang, crash or flood on purpose).
+
+    Never raises for anything the child does; cancellation kills the child's process group.
+    """
+    emit = on_event or (lambda _e: None)
+    origin = time.monotonic() if origin is None else origin
+    timeout = spec.timeout if timeout is None else timeout
+    run = ProbeRun(name=spec.name, title=spec.title, status=RunStatus.OK)
+    log = _LogCollector(limits)
+    steps: dict[str, StepResult] = {}
+    open_steps: list[str] = []
+    result: dict[str, Any] | None = None
+    partial: dict[str, Any] = {}
+
+    def add_log(stream: str, text: str) -> None:
+        line = LogLine(stream, text)
+        log.add(line)
+        emit(ProbeLog(spec.name, line))
+
+    def on_channel(event: dict[str, Any]) -> None:
+        nonlocal result
+        kind = event.get("t")
+        if kind == "log":
+            add_log("probe", str(event.get("msg", "")))
+        elif kind == "data":
+            partial[str(event.get("key"))] = event.get("value")
+        elif kind == "step":
+            name = str(event.get("name"))
+            if event.get("phase") == "start":
+                open_steps.append(name)
+                emit(ProbeStep(spec.name, name, "start", None))
+            else:
+                if name in open_steps:
+                    open_steps.remove(name)
+                step = StepResult(
+                    name=name,
+                    status=str(event.get("status", "ok")),
+                    duration=float(event.get("duration") or 0.0),
+                    data=event.get("data") or {},
+                )
+                steps[name] = step
+                emit(ProbeStep(spec.name, name, "end", step))
+        elif kind == "result":
+            result = {"data": event.get("data") or {}, "error": event.get("error")}
+
+    fd, fault_path = tempfile.mkstemp(prefix="tvwizard-fault-")
+    os.close(fd)
+    rfd, wfd = os.pipe()
+    options = json.dumps(spec.options)
+    argv = [python, "-c", BOOTSTRAP, probes_dir, spec.module, str(wfd), options, fault_path]
+    run.started = time.monotonic() - origin
+    start = time.monotonic()
+    emit(ProbeStarted(spec.name))
+    proc: asyncio.subprocess.Process | None = None
+    transport: asyncio.ReadTransport | None = None
+    timed_out = False
+    try:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                pass_fds=(wfd,),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(rfd)
+            run.status = RunStatus.ERROR
+            run.error = f"could not start {python}: {exc.strerror or exc}"
+            return run
+        finally:
+            os.close(wfd)
+
+        loop = asyncio.get_running_loop()
+        channel = asyncio.StreamReader(limit=limits.event_bytes)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(channel), os.fdopen(rfd, "rb", buffering=0)
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        pumps = [
+            asyncio.ensure_future(_pump(proc.stdout, lambda t: add_log("stdout", t), limits)),
+            asyncio.ensure_future(_pump(proc.stderr, lambda t: add_log("stderr", t), limits)),
+            asyncio.ensure_future(
+                _pump_channel(channel, on_channel, lambda t: add_log("probe", f"[tvwizard: {t}]"), limits)
+            ),
+        ]
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            timed_out = True
+            # Ask for a dump of every thread first: it shows where the probe hung.
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(limits.dump_grace)
+            _killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        # Grandchildren may still hold the pipes open: end the whole group, then drain.
+        _killpg(proc.pid, signal.SIGKILL)
+        _done, pending = await asyncio.wait(pumps, timeout=limits.drain_grace)
+        for task in pending:
+            task.cancel()
+        run.returncode = proc.returncode
+    finally:
+        if proc is not None and proc.returncode is None:  # cancelled: leave nothing behind
+            _killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(proc.wait())
+        if transport is not None:
+            transport.close()
+        run.duration = time.monotonic() - start
+        run.fault = _read_fault(fault_path, limits)
+
+    rc = run.returncode
+    if timed_out:
+        run.status = RunStatus.TIMEOUT
+        run.error = f"no answer after {timeout:g} s; the probe was killed"
+    elif rc is not None and rc < 0:
+        run.status = RunStatus.CRASHED
+        run.signal = _signal_name(rc)
+        run.error = f"killed by {run.signal}"
+    elif result is not None and rc == 0:
+        run.status = RunStatus.OK
+    else:
+        run.status = RunStatus.FAILED
+        if result is not None and result.get("error"):
+            err = result["error"]
+            run.error = f"probe raised {err.get('type')}: {err.get('message')}"
+            run.fault = run.fault or err.get("traceback", "")
+        else:
+            last = [line.text for line in log.lines() if line.stream == "stderr"][-3:]
+            run.error = f"exited with code {rc} before sending its result" + (
+                ": " + " / ".join(last) if last else ""
+            )
+    for name in open_steps:  # the step that was running when the process died
+        status = "timeout" if timed_out else "crashed"
+        steps[name] = StepResult(name=name, status=status, data={"error": {"type": status, "message": run.error}})
+    run.steps = list(steps.values())
+    run.data = dict(partial)
+    if result is not None:
+        run.data.update(result["data"])
+    run.log = log.lines()
+    run.log_dropped = log.dropped_bytes
+    emit(ProbeFinished(spec.name, run))
+    return run
+
+
+def _read_fault(path: str, limits: Limits) -> str:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limits.fault_bytes)
+        return raw.decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
