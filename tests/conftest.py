@@ -1,0 +1,50 @@
+"""Shared test helpers: run a probe for real, find interpreters, reach the real envs."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for realenvs
+
+from tvwizard.engine.runner import PROBES_DIR, ProbeSpec, run_probe  # noqa: E402
+from tvwizard.model import ProbeRun  # noqa: E402
+
+
+def pyenv_python(version: str) -> str | None:
+    """A pyenv CPython ``major.minor`` (e.g. "3.8"), or None where this machine has none."""
+    root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    found = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"))
+    return found[-1] if found else None
+
+
+def run_probe_sync(
+    module: str,
+    python: str = sys.executable,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    options: dict | None = None,
+    timeout: float = 60.0,
+    probes_dir: str = PROBES_DIR,
+) -> ProbeRun:
+    """Run probe ``module`` for real in a subprocess of ``python`` and return its run."""
+    spec = ProbeSpec(name=module, title=module, module=module, timeout=timeout, options=options or {})
+    return asyncio.run(
+        run_probe(spec, python, cwd=str(cwd) if cwd else None, env=env, probes_dir=probes_dir)
+    )
+
+
+@pytest.fixture
+def py38() -> str:
+    exe = pyenv_python("3.8")
+    if exe is None:
+        pytest.skip("no Python 3.8 here (pyenv versions lists none)")
+    return exe
