@@ -14,8 +14,8 @@ os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for realenvs
 
-from tvwizard.engine.runner import PROBES_DIR, ProbeSpec, run_probe  # noqa: E402
-from tvwizard.model import ProbeRun  # noqa: E402
+from tvwizard.engine.runner import PROBES_DIR, ProbeSpec, run_probe
+from tvwizard.model import ProbeRun
 
 
 def pyenv_python(version: str) -> str | None:
@@ -37,9 +37,7 @@ def run_probe_sync(
 ) -> ProbeRun:
     """Run probe ``module`` for real in a subprocess of ``python`` and return its run."""
     spec = ProbeSpec(name=module, title=module, module=module, timeout=timeout, options=options or {})
-    return asyncio.run(
-        run_probe(spec, python, cwd=str(cwd) if cwd else None, env=env, probes_dir=probes_dir)
-    )
+    return asyncio.run(run_probe(spec, python, cwd=str(cwd) if cwd else None, env=env, probes_dir=probes_dir))
 
 
 @pytest.fixture

@@ -7,10 +7,17 @@ plain ``check`` output and the JSON contract (``docs/report-schema.md``).  No I/
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from enum import StrEnum
+from enum import Enum
 from typing import Any
 
 SCHEMA = "tvwizard.report/1"
+
+
+class StrEnum(str, Enum):
+    """``enum.StrEnum`` for Python 3.10: compares and formats as its value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 class RunStatus(StrEnum):

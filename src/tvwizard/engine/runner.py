@@ -86,7 +86,10 @@ class _LogCollector:
         out = list(self.head)
         if self.dropped_lines:
             out.append(
-                LogLine("probe", f"[tvwizard: {self.dropped_lines} log lines not kept ({self.dropped_bytes} bytes)]")
+                LogLine(
+                    "probe",
+                    f"[tvwizard: {self.dropped_lines} log lines not kept ({self.dropped_bytes} bytes)]",
+                )
             )
         out.extend(self.tail)
         return out
@@ -152,7 +155,9 @@ async def _pump(stream: asyncio.StreamReader, on_line: Callable[[str], None], li
 
 
 async def _pump_channel(
-    stream: asyncio.StreamReader, on_event: Callable[[dict[str, Any]], None], on_bad: Callable[[str], None],
+    stream: asyncio.StreamReader,
+    on_event: Callable[[dict[str, Any]], None],
+    on_bad: Callable[[str], None],
     limits: Limits,
 ) -> None:
     buf = bytearray()
@@ -337,9 +342,7 @@ async def run_probe(
             run.fault = run.fault or err.get("traceback", "")
         else:
             last = [line.text for line in log.lines() if line.stream == "stderr"][-3:]
-            run.error = f"exited with code {rc} before sending its result" + (
-                ": " + " / ".join(last) if last else ""
-            )
+            run.error = f"exited with code {rc} before sending its result" + (": " + " / ".join(last) if last else "")
     for name in open_steps:  # the step that was running when the process died
         status = "timeout" if timed_out else "crashed"
         steps[name] = StepResult(name=name, status=status, data={"error": {"type": status, "message": run.error}})

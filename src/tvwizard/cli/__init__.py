@@ -1,0 +1,149 @@
+"""The ``tvwizard`` command line.  Imports stay lazy so ``--help``/``--version`` are instant.
+
+Exit codes, the same in every mode: 0 torchvision imports and its ops work (warnings
+allowed), 1 problems were found, 2 bad usage or an unusable target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tvwizard import __version__
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Find out why `import torchvision` fails, and get back to work.
+
+With no command, opens the wizard in a terminal (or runs `check` when there is no
+terminal). tvwizard never imports torch or torchvision itself: every probe runs in a
+subprocess of the target Python, the active virtualenv/conda env or python3 on PATH
+unless --python says otherwise."""
+
+EPILOG = """\
+exit codes: 0 torchvision works, 1 problems found, 2 bad usage or unusable target
+examples:
+  tvwizard                         the wizard
+  tvwizard check -v                checklist with every detail
+  tvwizard check --json            the whole result as JSON (schema tvwizard.report/1)
+  tvwizard --python ~/venvs/ml/bin/python check
+  tvwizard fix --apply             apply a fix after confirmation, then check again
+  tvwizard report -o report.md     a redacted report for a bug ticket"""
+
+
+def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # On subcommands the default is SUPPRESS, so `tvwizard --python X check` keeps X.
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--python", metavar="PATH", default=default, help="the interpreter (or env folder) to diagnose")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        default=default,
+        help="time limit for the import probe (default 180; static probes scale with it)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tvwizard",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tvwizard {__version__}")
+    _common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser(
+        "check",
+        help="run every probe and print a checklist (no TTY needed)",
+        description="Run every probe and print a doctor-style checklist.",
+    )
+    _common(check)
+    check.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    check.add_argument("-v", "--verbose", action="store_true", help="every detail, each probe's duration and log")
+    check.add_argument("--ascii", action="store_true", help="ASCII status marks instead of ✓ ! ✗")
+
+    fix = sub.add_parser(
+        "fix",
+        help="show the fix plan; --apply runs it after confirmation",
+        description="Show the fixes for the problems found; apply one after a yes.",
+    )
+    _common(fix)
+    fix.add_argument("--apply", action="store_true", help="run the chosen fix (asks first), then check again")
+    fix.add_argument("--yes", "-y", action="store_true", help="do not ask (for scripts)")
+    fix.add_argument("--finding", metavar="ID", help="only the fixes for this finding id")
+    fix.add_argument("--choice", type=int, default=1, metavar="N", help="which fix of the finding (default 1)")
+
+    report = sub.add_parser(
+        "report",
+        help="write a shareable report (Markdown, JSON or HTML), redacted",
+        description="Write a shareable report; private data is redacted by default.",
+    )
+    _common(report)
+    report.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="output file, or - for stdout (default: tvwizard-report.<ext> in the working folder)",
+    )
+    report.add_argument("--format", choices=("md", "json", "html"), help="default: from -o's extension, else md")
+    report.add_argument("--no-redact", action="store_true", help="keep home paths, user/host names, tokens")
+
+    compare = sub.add_parser(
+        "compare",
+        help="show what differs between two JSON reports",
+        description="Compare two reports written by `tvwizard report --format json`.",
+    )
+    compare.add_argument("a", metavar="A.json")
+    compare.add_argument("b", metavar="B.json")
+    compare.add_argument("--json", action="store_true", help="the differences as JSON")
+    return parser
+
+
+def has_terminal() -> bool:
+    """A wizard needs a keyboard and a screen: a TTY on stdin and stdout, and a real TERM."""
+    term = os.environ.get("TERM", "")
+    return sys.stdin.isatty() and sys.stdout.isatty() and term not in ("", "dumb", "unknown")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command
+    if command is None:
+        if not has_terminal():
+            print(
+                "tvwizard: no terminal here, so running `tvwizard check` instead of the wizard "
+                "(for the wizard, run tvwizard in a terminal; over SSH use `ssh -t host tvwizard`).",
+                file=sys.stderr,
+            )
+            args.json = False
+            args.verbose = False
+            args.ascii = False
+            command = "check"
+        else:
+            from tvwizard.cli.wizard import run_wizard
+
+            return run_wizard(args)
+    if command == "check":
+        from tvwizard.cli.check import run_check
+
+        return run_check(args)
+    if command == "fix":
+        from tvwizard.cli.fix import run_fix
+
+        return run_fix(args)
+    if command == "report":
+        from tvwizard.cli.report import run_report
+
+        return run_report(args)
+    if command == "compare":
+        from tvwizard.cli.report import run_compare
+
+        return run_compare(args)
+    parser.error(f"unknown command {command}")
+    return EXIT_USAGE

@@ -1,0 +1,55 @@
+"""``tvwizard check``: every probe, a checklist, the right exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from tvwizard.cli.common import diagnose_with_progress, resolve_or_exit
+
+    target = resolve_or_exit(args)
+    report = diagnose_with_progress(target, args) if not args.json else _quiet(target, args)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return report.exit_code
+    from rich.console import Console
+
+    from tvwizard.cli.checklist import render_checklist
+
+    # On a terminal rich wraps to its width; in a pipe or a file, lines stay whole.
+    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    render_checklist(report, console, verbose=args.verbose, ascii_only=args.ascii)
+    if args.verbose:
+        _print_probe_details(report, console)
+    return report.exit_code
+
+
+def _quiet(target, args):
+    from tvwizard.cli.common import diagnose_target
+
+    return diagnose_target(target, args)
+
+
+def _print_probe_details(report, console) -> None:
+    from rich.markup import escape
+
+    console.print()
+    console.print("[bold]Probes[/]")
+    for p in report.probes:
+        console.print(
+            f"  {p.name:<14} {p.status!s:<8} {p.duration * 1000:7.0f} ms  started at +{p.started:.2f} s"
+            + (f"  {escape(p.error)}" if p.error else ""),
+            highlight=False,
+        )
+        if p.fault.strip():
+            console.print("    [dim]faulthandler:[/]")
+            for line in p.fault.strip().splitlines()[:40]:
+                console.print(f"      [dim]{escape(line)}[/]", highlight=False)
+        tail = [line for line in p.log if line.stream != "probe"][-15:]
+        if tail:
+            console.print(f"    [dim]last {len(tail)} log lines:[/]")
+            for line in tail:
+                console.print(f"      [dim]{line.stream}: {escape(line.text)}[/]", highlight=False, soft_wrap=True)

@@ -1,0 +1,201 @@
+"""The checklist a person reads in five seconds: one line per check, and the verdict.
+
+A check's status comes from how its probe ran (crashed / timeout / skipped beat everything)
+and from the worst finding that names it; its summary is the one fact worth seeing.
+"""
+
+from __future__ import annotations
+
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.model import Check, CheckStatus, Finding, RunStatus, Severity
+
+_BY_SEVERITY = {Severity.ERROR: CheckStatus.ERROR, Severity.WARNING: CheckStatus.WARNING}
+
+
+def _seconds(s: float | None) -> str:
+    if s is None:
+        return ""
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
+
+
+def _err(data: dict) -> str:
+    err = data.get("error") or {}
+    if not err:
+        return ""
+    msg = str(err.get("message", "")).strip().splitlines()
+    return f"{err.get('type', 'Error')}: {msg[0] if msg else ''}"[:160]
+
+
+def _status(findings: list[Finding], check_id: str, default: CheckStatus) -> CheckStatus:
+    worst = default
+    for f in findings:
+        if check_id in f.checks and f.severity in _BY_SEVERITY:
+            s = _BY_SEVERITY[f.severity]
+            if s is CheckStatus.ERROR or worst in (CheckStatus.OK, CheckStatus.INFO):
+                worst = s
+    return worst
+
+
+def _probe_check(
+    ev: Evidence,
+    findings: list[Finding],
+    name: str,
+    title: str,
+    summary: str,
+    default: CheckStatus = CheckStatus.OK,
+) -> Check | None:
+    run = ev.probes.get(name)
+    if run is None:
+        return None
+    if run.status is RunStatus.CRASHED:
+        return Check(name, title, CheckStatus.CRASHED, run.error or "", run.duration, name)
+    if run.status is RunStatus.TIMEOUT:
+        return Check(name, title, CheckStatus.TIMEOUT, run.error or "", run.duration, name)
+    if run.status in (RunStatus.FAILED, RunStatus.ERROR):
+        return Check(name, title, CheckStatus.ERROR, f"probe failed: {run.error}", run.duration, name)
+    return Check(name, title, _status(findings, name, default), summary, run.duration, name)
+
+
+def _pkg_summary(ev: Evidence) -> str:
+    parts = []
+    for name in ("torch", "torchvision"):
+        d = ev.dist(name)
+        vp = ev.version_py(name).get("__version__")
+        if d is None:
+            parts.append(f"{name} not installed")
+        else:
+            parts.append(f"{name} {vp or d.get('version')}")
+    return " · ".join(parts)
+
+
+_STEP_TITLES = {
+    "import_torch": "import torch",
+    "import_torchvision": "import torchvision",
+    "second_import": "Second import in the same process",
+    "extensions": "Compiled extensions load",
+    "cuda": "CUDA",
+}
+
+
+def _step_summary(name: str, data: dict, duration: float) -> str:
+    if data.get("skipped"):
+        return str(data["skipped"])
+    if name in ("import_torch", "import_torchvision"):
+        if data.get("ok"):
+            return f"{data.get('version')} in {_seconds(data.get('seconds', duration))}"
+        return _err(data)
+    if name == "second_import":
+        if data.get("cached"):
+            return "not needed: the first import worked"
+        return "same result as the first" if not _err(data) else f"{_err(data)}"
+    if name == "extensions":
+        files = data.get("files") or []
+        bad = [f for f in files if not f.get("loaded")]
+        if not files:
+            return "no compiled files found"
+        if not bad:
+            return f"{len(files)} loaded ({', '.join(f['file'] for f in files)})"
+        return f"{bad[0]['file']}: {bad[0].get('error', '')}"[:200]
+    if name == "cuda":
+        if data.get("available"):
+            names = ", ".join(str(d.get("name")) for d in data.get("devices") or [])
+            return f"{data.get('count')} GPU(s): {names}; built for CUDA {data.get('built_with')}"
+        if data.get("built_with") is None and not data.get("hip"):
+            return "CPU-only torch"
+        warn = (data.get("warnings") or [{}])[0].get("message", "") if data.get("warnings") else ""
+        return f"built for CUDA {data.get('built_with')}, not available" + (f": {warn[:120]}" if warn else "")
+    if name.startswith("nms_"):
+        if "keep" in data:
+            verdict = "correct" if data.get("correct") else f"WRONG: {data.get('keep')} != {data.get('expected')}"
+            return f"{verdict} in {_seconds(data.get('seconds'))}"
+        return _err(data)
+    return ""
+
+
+def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
+    checks: list[Check] = []
+    interp = ev.data("interpreter")
+    py = ev.target.version or interp.get("version", "")
+    kind = interp.get("env_kind") or ev.target.env_kind
+    for c in (
+        _probe_check(ev, findings, "interpreter", "Python", f"{py} ({kind}) {ev.target.python}"),
+        _probe_check(ev, findings, "distributions", "Packages", _pkg_summary(ev)),
+        _probe_check(
+            ev, findings, "resolution", "Import locations", "torch and torchvision import from their installs"
+        ),
+        _probe_check(ev, findings, "native", "Native libraries", _native_summary(ev)),
+    ):
+        if c is not None:
+            checks.append(c)
+    live = ev.probes.get("live")
+    if live is not None:
+        if not live.steps:
+            checks.append(
+                _probe_check(ev, findings, "live", "import torch", "") or Check("live", "live", CheckStatus.ERROR)
+            )
+        for step in live.steps:
+            title = _STEP_TITLES.get(step.name) or (
+                f"nms on {step.data.get('device') or step.name[4:]}" if step.name.startswith("nms_") else step.name
+            )
+            base = {
+                "ok": CheckStatus.INFO if step.name == "cuda" else CheckStatus.OK,
+                "error": CheckStatus.ERROR,
+                "skipped": CheckStatus.SKIPPED,
+                "crashed": CheckStatus.CRASHED,
+                "timeout": CheckStatus.TIMEOUT,
+            }.get(step.status, CheckStatus.ERROR)
+            if step.name == "second_import" and step.data.get("ok") is False:
+                base = CheckStatus.ERROR
+            if base in (CheckStatus.OK, CheckStatus.INFO, CheckStatus.ERROR):
+                base = _status(findings, step.name, base)
+            summary = _step_summary(step.name, step.data, step.duration)
+            if step.status in ("crashed", "timeout"):
+                summary = f"{live.signal or step.status}: {live.error or ''}"
+            checks.append(Check(step.name, title, base, summary, step.duration, "live"))
+    for c in (
+        _probe_check(ev, findings, "envvars", "Environment variables", _env_summary(ev), CheckStatus.INFO),
+        _probe_check(ev, findings, "toolchain", "Toolchain", _toolchain_summary(ev), CheckStatus.INFO),
+    ):
+        if c is not None:
+            checks.append(c)
+    return checks
+
+
+def _native_summary(ev: Evidence) -> str:
+    data = ev.data("native")
+    unresolved = data.get("unresolved") or []
+    if unresolved:
+        names = sorted({str(u.get("name") or u.get("library")) for u in unresolved})
+        return f"{len(names)} library(ies) not found: {', '.join(names[:4])}"
+    if data.get("supported") is False:
+        return f"not checked on {data.get('platform')}"
+    return "every library torchvision needs resolves"
+
+
+def _env_summary(ev: Evidence) -> str:
+    data = ev.data("envvars")
+    variables = data.get("variables") or data.get("vars") or {}
+    names = sorted(variables) if isinstance(variables, dict) else [v.get("name") for v in variables]
+    shown = [n for n in names if n and not n.startswith(("PATH", "CONDA_", "VIRTUAL_ENV"))]
+    return ", ".join(shown[:6]) + (" …" if len(shown) > 6 else "") if shown else "nothing unusual set"
+
+
+def _toolchain_summary(ev: Evidence) -> str:
+    data = ev.data("toolchain")
+    tools = data.get("tools") or {}
+    found = [name for name, t in tools.items() if isinstance(t, dict) and t.get("path")]
+    return ("found: " + ", ".join(found)) if found else "no compilers found"
+
+
+def verdict_of(ev: Evidence, findings: list[Finding]) -> tuple[str, int]:
+    """("works", 0) when torchvision imports and its ops work; ("broken", 1) otherwise."""
+    live = ev.probes.get("live")
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if live is None or not live.steps:
+        return ("broken" if errors else "unknown"), 1
+    imported = bool(ev.step_data("import_torchvision").get("ok"))
+    nms = [s for s in live.steps if s.name.startswith("nms_")]
+    ops_ok = bool(nms) and all(s.status == "ok" and s.data.get("correct") for s in nms)
+    if imported and ops_ok and not errors:
+        return "works", 0
+    return "broken", 1

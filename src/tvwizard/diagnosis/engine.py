@@ -1,0 +1,92 @@
+"""Run the rules, order the findings root cause first, and attach symptoms to causes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.diagnosis.rules import RULES, Rule
+from tvwizard.model import Evidence as Ev
+from tvwizard.model import Finding, Severity
+
+log = logging.getLogger(__name__)
+
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def _ready(rule: Rule, ev: Evidence) -> bool:
+    return all(any(ev.has(p) for p in need.split("|")) for need in rule.needs)
+
+
+def _as_list(out: Finding | Iterable[Finding] | None) -> list[Finding]:
+    if out is None:
+        return []
+    if isinstance(out, Finding):
+        return [out]
+    return list(out)
+
+
+def diagnose(ev: Evidence) -> list[Finding]:
+    """All findings the evidence supports, root causes first, each followed by its symptoms.
+
+    A rule that raises becomes an ``internal-error`` finding (info) instead of losing the
+    whole diagnosis: the evidence came from a broken environment and may be odd in ways no
+    rule foresaw.
+    """
+    found: list[Finding] = []
+    for rule in RULES:
+        if not _ready(rule, ev):
+            continue
+        try:
+            found.extend(_as_list(rule.fn(ev)))
+        except Exception as exc:  # a rule bug must not hide the other findings
+            log.exception("rule %s failed", rule.name)
+            found.append(
+                Finding(
+                    id="internal-error",
+                    severity=Severity.INFO,
+                    title=f"tvwizard rule {rule.name} failed on this evidence: {type(exc).__name__}: {exc}",
+                    evidence=[Ev("tvwizard", rule.name, repr(exc))],
+                )
+            )
+    return order(found)
+
+
+def order(findings: list[Finding]) -> list[Finding]:
+    """Dedupe by id (first wins, evidence merged), drop dangling causes, roots then symptoms."""
+    by_id: dict[str, Finding] = {}
+    for f in findings:
+        if f.id in by_id:
+            kept = by_id[f.id]
+            kept.evidence.extend(e for e in f.evidence if e not in kept.evidence)
+            kept.checks.extend(c for c in f.checks if c not in kept.checks)
+            continue
+        by_id[f.id] = f
+    roots_of = {f.id: _root_of(f, by_id) for f in by_id.values()}
+    for f in by_id.values():
+        f.caused_by = roots_of[f.id]
+    roots = sorted(
+        (f for f in by_id.values() if f.caused_by is None),
+        key=lambda f: _SEVERITY_ORDER[f.severity],
+    )
+    out: list[Finding] = []
+    for root in roots:
+        out.append(root)
+        out.extend(f for f in by_id.values() if f.caused_by == root.id)
+    return out
+
+
+def _root_of(f: Finding, by_id: dict[str, Finding]) -> str | None:
+    """The root cause ``f`` is a symptom of, following chains; None for a root (or a cycle)."""
+    seen = {f.id}
+    cause = f.caused_by
+    while cause is not None:
+        if cause not in by_id or cause in seen:
+            return None
+        parent = by_id[cause]
+        if parent.caused_by is None:
+            return cause
+        seen.add(cause)
+        cause = parent.caused_by
+    return None

@@ -1,0 +1,174 @@
+"""Evidence: the probes' data, with accessors rules can rely on.
+
+Rules never poke at raw probe dicts directly: the accessors here know where each fact can
+come from (a live import, or static metadata read without importing) and tolerate probes
+that did not run, crashed, or are from an older tvwizard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tvwizard.diagnosis import knowledge
+from tvwizard.model import ProbeRun, RunStatus, StepResult, Target
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+@dataclass
+class Evidence:
+    target: Target
+    probes: dict[str, ProbeRun] = field(default_factory=dict)
+    system: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # tvwizard's view of the user's env (for fixes)
+
+    # -- probes ---------------------------------------------------------------------------
+    def has(self, probe: str) -> bool:
+        run = self.probes.get(probe)
+        return run is not None and run.status is not RunStatus.SKIPPED
+
+    def data(self, probe: str) -> dict[str, Any]:
+        run = self.probes.get(probe)
+        return run.data if run is not None else {}
+
+    def step(self, name: str) -> StepResult | None:
+        run = self.probes.get("live")
+        return run.step(name) if run is not None else None
+
+    def step_data(self, name: str) -> dict[str, Any]:
+        step = self.step(name)
+        return step.data if step is not None else {}
+
+    # -- packages -------------------------------------------------------------------------
+    def dists(self) -> list[dict[str, Any]]:
+        return list(self.data("distributions").get("dists") or [])
+
+    def dist(self, name: str) -> dict[str, Any] | None:
+        """The first installed distribution of that name (sys.path order), or None."""
+        want = _norm(name)
+        for d in self.dists():
+            if _norm(str(d.get("name", ""))) == want:
+                return d
+        return None
+
+    def dist_location(self, dist: dict[str, Any]) -> str | None:
+        """The sys.path entry a distribution was found in."""
+        locations = self.data("distributions").get("locations") or []
+        loc = dist.get("loc")
+        return locations[loc] if isinstance(loc, int) and 0 <= loc < len(locations) else None
+
+    def version_py(self, package: str) -> dict[str, Any]:
+        """``<package>/version.py`` as read by the distributions probe (never imported)."""
+        vp = (self.data("distributions").get("version_py") or {}).get(package) or {}
+        return dict(vp.get("values") or {})
+
+    def torch_version(self) -> str | None:
+        """torch's full version with local tag: from the live import, else version.py, else metadata."""
+        live = self.step_data("import_torch").get("version")
+        if live:
+            return str(live)
+        vp = self.version_py("torch").get("__version__")
+        if vp:
+            return str(vp)
+        d = self.dist("torch")
+        return str(d["version"]) if d and d.get("version") else None
+
+    def torch_cuda(self) -> str | None:
+        live = self.step_data("import_torch")
+        if live.get("ok"):
+            return live.get("cuda")
+        return self.version_py("torch").get("cuda")
+
+    def torchvision_version(self) -> str | None:
+        live = self.step_data("import_torchvision").get("version")
+        if live:
+            return str(live)
+        vp = self.version_py("torchvision").get("__version__")
+        if vp:
+            return str(vp)
+        d = self.dist("torchvision")
+        return str(d["version"]) if d and d.get("version") else None
+
+    def torchvision_cuda(self) -> str | None:
+        """torchvision's CUDA version as "13.0", from version.py or the loaded ops."""
+        for cuda in (
+            self.version_py("torchvision").get("cuda"),
+            self.step_data("import_torchvision").get("cuda"),
+            self.step_data("extensions").get("cuda_version"),
+        ):
+            text = _cuda_text(cuda)
+            if text:
+                return text
+        return None
+
+    def torch_installed(self) -> bool | None:
+        """True/False when known; None when no probe could tell."""
+        if self.has("distributions"):
+            if self.dist("torch") is not None:
+                return True
+            origin = (self.data("resolution").get("packages") or {}).get("torch", {}).get("origin")
+            return bool(origin) or bool(self.step_data("import_torch").get("ok"))
+        if self.step("import_torch") is not None:
+            err = (self.step_data("import_torch").get("error") or {}).get("message", "")
+            return "No module named 'torch'" not in err
+        return None
+
+    def torch_build(self) -> knowledge.Build | None:
+        """torch's release and build variant (CPU / CUDA x.y / ROCm), from the best source."""
+        version = self.torch_version()
+        if not version:
+            return None
+        live = self.step_data("import_torch")
+        if live.get("ok"):
+            return _parse(version, live.get("cuda"), live.get("hip"), True)
+        vp = self.version_py("torch")
+        return _parse(version, vp.get("cuda"), vp.get("hip"), "cuda" in vp)
+
+    def torchvision_build(self) -> knowledge.Build | None:
+        version = self.torchvision_version()
+        if not version:
+            return None
+        return _parse(version, self.torchvision_cuda(), None, False)
+
+    def torchvision_installed(self) -> bool | None:
+        if self.has("distributions"):
+            if self.dist("torchvision") is not None:
+                return True
+            return bool(self.step_data("import_torchvision").get("ok"))
+        if self.step("import_torchvision") is not None:
+            err = (self.step_data("import_torchvision").get("error") or {}).get("message", "")
+            return "No module named 'torchvision'" not in err
+        return None
+
+    # -- live outcome ----------------------------------------------------------------------
+    def first_import_error(self) -> dict[str, Any] | None:
+        return self.step_data("import_torchvision").get("error")
+
+    def torchvision_imported(self) -> bool:
+        return bool(self.step_data("import_torchvision").get("ok"))
+
+    def extension_errors(self) -> list[dict[str, Any]]:
+        return [f for f in self.step_data("extensions").get("files") or [] if not f.get("loaded")]
+
+
+def _cuda_text(value: object) -> str | None:
+    """ "13.0" from "13.0", 13000 or "13000"; None for -1/None/garbage."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        code = int(text)
+        return f"{code // 1000}.{(code % 1000) // 10}" if code > 0 else None
+    return text if text and text[0].isdigit() else None
+
+
+def _parse(version: str, cuda: object, hip: object, known: bool) -> knowledge.Build | None:
+    try:
+        return knowledge.parse_local(
+            version, cuda=_cuda_text(cuda), hip=str(hip) if hip else None, build_info_known=known
+        )
+    except ValueError:  # not PEP 440 (a source build's odd version)
+        return None

@@ -1,0 +1,285 @@
+"""Rules on the environment around the packages: shadowing, NumPy, library paths."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.diagnosis.rules import rule
+from tvwizard.model import Evidence as Ev
+from tvwizard.model import Finding, Fix, Severity
+
+NUMPY_BANNER = "A module that was compiled using NumPy 1.x cannot be run in"
+
+
+@rule("live")
+def numpy_abi(ev: Evidence) -> Finding | None:
+    run = ev.probes["live"]
+    banner = any(NUMPY_BANNER in line.text for line in run.log)
+    torch = ev.step_data("import_torch")
+    numpy_err = (torch.get("numpy_error") or {}).get("message", "")
+    warned = any("_ARRAY_API not found" in w.get("message", "") for w in torch.get("warnings") or [])
+    if not (banner or warned or "Numpy is not available" in numpy_err):
+        return None
+    numpy = ev.dist("numpy")
+    inst_py = ev.target.python
+    return Finding(
+        id="numpy-abi",
+        severity=Severity.ERROR,
+        title=f"NumPy {numpy.get('version') if numpy else '2.x'} with a torch built for NumPy 1.x",
+        explanation=(
+            "torch ≤ 2.2 was compiled against NumPy 1.x. With NumPy 2 it prints a traceback-like "
+            "banner on the first import (not an exception), then `.numpy()` and `from_numpy` fail "
+            "with 'Numpy is not available'. A second import is silent, which makes it look fixed."
+        ),
+        evidence=[Ev("live", "import_torch", NUMPY_BANNER if banner else (numpy_err or "_ARRAY_API not found"))],
+        fixes=[
+            Fix(
+                id="numpy-below-2",
+                title="Install NumPy 1.x",
+                kind="command",
+                commands=[f"{inst_py} -m pip install 'numpy<2'"],
+                argv=[[inst_py, "-m", "pip", "install", "numpy<2"]],
+                why="The torch installed here needs NumPy 1.x; torch 2.3+ supports NumPy 2.",
+                restart=True,
+                applicable=True,
+            )
+        ],
+        checks=["import_torch"],
+    )
+
+
+_FRAME = re.compile(r'File "([^"]+)", line \d+')
+
+
+def _cwd_frames(traceback: str, cwd: str) -> list[str]:
+    """Files of the working folder that a traceback went through, in order, deduplicated.
+
+    Nothing of the user's own runs in ``python -c "import torchvision"``: a frame from a
+    ``.py`` directly in the working folder (or a package folder there) is a stray module
+    shadowing something (torchvision itself, or a stdlib module torch imports, like
+    ``timeit.py``).
+    """
+    out: list[str] = []
+    root = cwd.rstrip("/") + "/"
+    for path in _FRAME.findall(traceback or ""):
+        if not path.startswith(root) or "site-packages" in path or "dist-packages" in path:
+            continue
+        rel = path[len(root) :]
+        if rel.count("/") > 1:
+            continue  # deep in a project tree: not a top-level shadow
+        if path not in out:
+            out.append(path)
+    return out
+
+
+@rule("live")
+def shadowed_by_cwd(ev: Evidence) -> Finding | None:
+    """A module in the working folder hides an installed or standard-library one."""
+    cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+    if not cwd:
+        return None
+    for pkg, step in (("torch", "import_torch"), ("torchvision", "import_torchvision")):
+        data = ev.step_data(step)
+        path = data.get("file") or ""
+        err = data.get("error") or {}
+        msg = str(err.get("message", ""))
+        hit = path if path and os.path.dirname(path) in (cwd, os.path.join(cwd, pkg)) else ""
+        shadowed = pkg
+        if not hit:
+            frames = _cwd_frames(str(err.get("traceback", "")), cwd)
+            if frames:
+                hit = frames[0]
+                base = os.path.basename(hit)
+                shadowed = os.path.basename(os.path.dirname(hit)) if base == "__init__.py" else base[:-3]
+        if not hit and ("consider renaming" in msg or f"partially initialized module '{pkg}'" in msg):
+            hit = f"{pkg} in {cwd}"
+        if hit:
+            return Finding(
+                id="shadowed-module",
+                severity=Severity.ERROR,
+                title=f"{hit} in the working folder hides the real `{shadowed}` module",
+                explanation=(
+                    f"Python looks in the working folder first, so `import {shadowed}` (done by "
+                    f"{'you' if shadowed == pkg else pkg + ' or a library it uses'}) loads this file "
+                    "instead of the real module. Rename it, and delete its __pycache__."
+                ),
+                evidence=[Ev("live", step, str(err.get("traceback", ""))[-3000:] or path)],
+                fixes=[
+                    Fix(
+                        id="rename-shadowing-file",
+                        title=f"Rename {os.path.basename(hit)}",
+                        kind="rename",
+                        why=f"So `import {shadowed}` finds the real module.",
+                        commands=[
+                            f"mv {_q(hit)} {_q(hit[:-3] + '_renamed.py' if hit.endswith('.py') else hit + '_renamed')}"
+                        ],
+                        changes=f"Renames {hit}.",
+                        undo="Rename it back.",
+                    )
+                ],
+                checks=[step, "resolution"],
+            )
+    return None
+
+
+def _resolution_modules(ev: Evidence) -> dict:
+    return ev.data("resolution").get("modules") or {}
+
+
+_PLACES = {
+    "cwd": "the working folder",
+    "script": "the script's folder",
+    "pythonpath": "PYTHONPATH",
+    "user-site": "the user site-packages",
+    "usersite": "the user site-packages",
+    "pth": "a .pth file",
+}
+
+
+@rule("resolution")
+def shadowed_module(ev: Evidence) -> list[Finding]:
+    """The module Python would import is not the installed distribution's."""
+    out: list[Finding] = []
+    for name in ("torchvision", "torch"):
+        mod = _resolution_modules(ev).get(name) or {}
+        spec = mod.get("spec") or {}
+        installed = mod.get("installed") or []
+        candidates = mod.get("candidates") or []
+        if not spec or not installed or not candidates:
+            continue
+        winner = next((c for c in candidates if c.get("kind") != "namespace"), candidates[0])
+        if winner.get("dists"):
+            continue  # the winner carries its own metadata: an install, not a stray file
+        first_installed = installed[0]
+        if winner.get("entry") == first_installed.get("entry"):
+            continue
+        path = str(winner.get("path") or spec.get("origin") or "")
+        place = _PLACES.get(str(winner.get("entry_origin") or ""), f"sys.path entry {winner.get('entry')}")
+        checkout = winner.get("checkout") or []
+        what = (
+            "a source checkout"
+            if checkout
+            else ("a folder" if winner.get("kind") in ("package", "namespace") else "a file")
+        )
+        fixes = []
+        if winner.get("entry_origin") in ("cwd", "script") and not checkout:
+            target = path.rstrip("/")
+            fixes.append(
+                Fix(
+                    id="rename-shadowing-file",
+                    title=f"Rename {os.path.basename(target)} (and remove its __pycache__)",
+                    kind="rename",
+                    why=f"`import {name}` must find the installed package, not this {what}.",
+                    commands=[
+                        f"mv {_q(target)} {_q(target + '.bak' if target.endswith('.py') else target + '_renamed')}"
+                    ],
+                    changes=f"Renames {target}.",
+                    undo="Rename it back.",
+                )
+            )
+        elif checkout:
+            fixes.append(
+                Fix(
+                    id="leave-checkout",
+                    title=f"Run Python outside {os.path.dirname(path)}",
+                    kind="manual",
+                    why="A source checkout without built extensions shadows the installed package.",
+                    commands=["cd ~"],
+                )
+            )
+        out.append(
+            Finding(
+                id="shadowed-module",
+                severity=Severity.ERROR,
+                title=f"{path} ({what} in {place}) hides the installed {name} {first_installed.get('version') or ''}",
+                explanation=(
+                    f"Python searches sys.path in order and stops at the first `{name}`: this one, which is not "
+                    f"the installed distribution. Everything that imports {name} gets it instead."
+                ),
+                evidence=[Ev("resolution", name, f"import {name} -> {spec.get('origin') or path}")],
+                fixes=fixes,
+                checks=["resolution", f"import_{name}"],
+            )
+        )
+    return out
+
+
+def _q(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path)
+
+
+@rule("distributions")
+def duplicate_install(ev: Evidence) -> list[Finding]:
+    dups = ev.data("distributions").get("duplicates") or {}
+    out = []
+    for key in ("torch", "torchvision", "numpy", "torchaudio"):
+        copies = dups.get(key) or []
+        if len(copies) < 2:
+            continue
+        desc = [
+            f"{c.get('version')} in {ev.dist_location(c) or '?'}" + (f" ({c['installer']})" if c.get("installer") else "")
+            for c in copies
+        ]
+        versions = {str(c.get("version")) for c in copies}
+        out.append(
+            Finding(
+                id="duplicate-install",
+                severity=Severity.ERROR if len(versions) > 1 and key in ("torch", "torchvision") else Severity.WARNING,
+                title=f"{len(copies)} copies of {key} are reachable: {'; '.join(desc)}",
+                explanation=(
+                    "Python imports the first copy on sys.path, while pip (or conda) may report and "
+                    "upgrade another one. Remove the copy you do not want (typically the user-site "
+                    "one: `pip uninstall` with the interpreter that owns it), or set PYTHONNOUSERSITE=1."
+                ),
+                evidence=[Ev("distributions", key, d) for d in desc],
+                checks=["distributions"],
+            )
+        )
+    return out
+
+
+@rule("distributions", "interpreter")
+def missing_dependency(ev: Evidence) -> list[Finding]:
+    from tvwizard.diagnosis.requirements import unsatisfied
+    from tvwizard.fixes.commands import installer_for, quote
+
+    marker_env = ev.data("interpreter").get("marker_env") or {}
+    out = []
+    for u in unsatisfied(ev.dists(), marker_env):
+        if u.name in ("torch", "torchvision"):
+            continue  # version-mismatch / torch-missing say it with the root cause
+        inst = installer_for(ev)
+        req = f"{u.name}{u.specifier}"
+        argv = inst.install([req])
+        missing = u.reason == "missing"
+        out.append(
+            Finding(
+                id="missing-dependency",
+                severity=Severity.ERROR if missing else Severity.WARNING,
+                title=(
+                    f"{u.requirer} {u.requirer_version or ''} needs {u.requirement}: "
+                    + ("not installed" if missing else f"{u.installed} is installed")
+                ),
+                explanation="A required package is missing or at a version the requirer does not accept; "
+                "`import` fails (or misbehaves) when the requirer reaches it.",
+                evidence=[Ev("distributions", u.requirer, f"Requires-Dist: {u.requirement}")],
+                fixes=[
+                    Fix(
+                        id="install-requirement",
+                        title=f"Install {req}",
+                        kind="command",
+                        commands=[quote(argv)],
+                        argv=[argv],
+                        applicable=True,
+                        restart=True,
+                        why=f"{u.requirer} declares it in Requires-Dist.",
+                    )
+                ],
+                checks=["distributions"],
+            )
+        )
+    return out

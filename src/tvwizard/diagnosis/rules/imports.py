@@ -1,0 +1,277 @@
+"""Rules on what the live import and the op did (the ``live`` probe's steps)."""
+
+from __future__ import annotations
+
+import re
+
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.diagnosis.rules import rule
+from tvwizard.model import Evidence as Ev
+from tvwizard.model import Finding, RunStatus, Severity
+
+IMPORT_STEPS = ("import_torch", "import_torchvision", "second_import")
+
+
+def _err_text(err: dict | None) -> str:
+    if not err:
+        return ""
+    return f"{err.get('type', 'Error')}: {err.get('message', '')}"
+
+
+@rule("live")
+def import_crash(ev: Evidence) -> list[Finding]:
+    """The interpreter died or hung while importing (or running a step)."""
+    run = ev.probes["live"]
+    out: list[Finding] = []
+    for step in run.steps:
+        if step.status not in ("crashed", "timeout"):
+            continue
+        importing = step.name in IMPORT_STEPS
+        where = {
+            "import_torch": "import torch",
+            "import_torchvision": "import torchvision",
+            "second_import": "the second import of torchvision",
+            "extensions": "loading torchvision's compiled extensions",
+            "cuda": "initialising CUDA",
+        }.get(step.name, f"running {step.name.replace('_', ' ')}")
+        detail = run.fault.strip().splitlines()
+        tb = "\n".join(detail[:40])
+        if step.status == "crashed":
+            fid = "import-crash" if importing else "op-failed"
+            title = f"The interpreter crashed ({run.signal or 'killed'}) during {where}"
+            explanation = (
+                "A native library took the whole Python process down, so no Python exception "
+                "was raised. The traceback below, written by faulthandler at the moment of the "
+                "crash, shows which import or call it was."
+            )
+        else:
+            fid = "import-timeout" if importing else "op-timeout"
+            title = f"{where[0].upper() + where[1:]} never finished (killed after {run.duration:.0f} s)"
+            explanation = (
+                "The step hung. The dump of every thread taken just before tvwizard killed it "
+                "shows where: a hung CUDA driver call, a lock, or a network file system are the "
+                "usual suspects."
+            )
+        out.append(
+            Finding(
+                id=fid,
+                severity=Severity.ERROR,
+                title=title,
+                explanation=explanation,
+                evidence=[Ev("live", step.name, tb or (run.error or ""))],
+                checks=[step.name],
+            )
+        )
+    return out
+
+
+@rule("live")
+def import_failed(ev: Evidence) -> Finding | None:
+    """``import torchvision`` raised: the symptom every root cause attaches to."""
+    step = ev.step("import_torchvision")
+    if step is None or step.status != "error":
+        return None
+    err = ev.first_import_error() or {}
+    text = _err_text(err)
+    if "No module named 'torchvision'" in text:
+        return None  # torchvision-missing says it better
+    tb = err.get("traceback", "")
+    return Finding(
+        id="import-failed",
+        severity=Severity.ERROR,
+        title=f"import torchvision fails: {text}",
+        explanation=(
+            'This is the error a fresh `python -c "import torchvision"` raises here. '
+            "It is usually a symptom: the root cause is listed with it."
+        ),
+        evidence=[Ev("live", "import_torchvision", tb[-4000:] or text)],
+        caused_by="shadowed-module" if _shadowing_frames(ev, err) else _cause_of_import_error(ev, text),
+        checks=["import_torchvision"],
+    )
+
+
+def _shadowing_frames(ev: Evidence, err: dict) -> bool:
+    from tvwizard.diagnosis.rules.environment import _cwd_frames
+
+    cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+    return bool(cwd and _cwd_frames(str(err.get("traceback", "")), cwd))
+
+
+def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
+    """Which root-cause id explains this import error, by the evidence available.
+
+    The rules that produce those ids run independently; ``diagnosis.engine.order`` drops a
+    ``caused_by`` whose finding does not exist, so naming a candidate here is safe.
+    """
+    if "torchvision::nms does not exist" in text or "Couldn't load custom C++ ops" in text:
+        # The extension did not load; extension errors say why.
+        for f in ev.extension_errors():
+            err = f.get("error", "")
+            if "cannot open shared object file" in err:
+                return "build-variant-mismatch" if _is_cuda_lib(err) else "missing-shared-library"
+            if "undefined symbol" in err:
+                return "version-mismatch"
+        return "version-mismatch"
+    if "partially initialized module 'torchvision'" in text or "consider renaming" in text:
+        return "shadowed-module"
+    if "different CUDA major versions" in text or "different CUDA versions" in text:
+        return "build-variant-mismatch"
+    if "No module named" in text:
+        return "missing-dependency"
+    if "cannot open shared object file" in text:
+        return "missing-shared-library"
+    if "_ARRAY_API" in text or "compiled using NumPy 1.x" in text:
+        return "numpy-abi"
+    if ev.step_data("import_torch").get("ok") is False:
+        return "torch-import-failed"
+    return None
+
+
+_CUDA_LIB = re.compile(r"lib(c10_cuda|torch_cuda|cudart|c10_hip|torch_hip|amdhip64|cudnn|cublas|nvrtc)")
+
+
+def _is_cuda_lib(error: str) -> bool:
+    return bool(_CUDA_LIB.search(error))
+
+
+@rule("live")
+def torch_import_failed(ev: Evidence) -> Finding | None:
+    step = ev.step("import_torch")
+    if step is None or step.status != "error":
+        return None
+    err = step.data.get("error") or {}
+    text = _err_text(err)
+    if "No module named 'torch'" in text:
+        return None  # torch-missing
+    cause = None
+    if _shadowing_frames(ev, err):
+        cause = "shadowed-module"
+    elif "No module named" in text:
+        cause = "missing-dependency"
+    elif "cannot open shared object file" in text:
+        cause = "missing-shared-library"
+    elif "undefined symbol" in text:
+        cause = "library-path-override"
+    return Finding(
+        id="torch-import-failed",
+        severity=Severity.ERROR,
+        title=f"import torch fails: {text}",
+        explanation=("torchvision imports torch first, so nothing of torchvision can work until `import torch` does."),
+        evidence=[Ev("live", "import_torch", err.get("traceback", "")[-4000:] or text)],
+        caused_by=cause,
+        checks=["import_torch"],
+    )
+
+
+@rule("live")
+def first_import_differs(ev: Evidence) -> Finding | None:
+    """The second import in one process behaves differently from the first."""
+    first = ev.step_data("import_torchvision")
+    second = ev.step_data("second_import")
+    if not first or not second or second.get("cached"):
+        return None
+    e1, e2 = _err_text(first.get("error")), _err_text(second.get("error"))
+    if first.get("ok") == second.get("ok") and e1 == e2:
+        return None
+    left = second.get("left_by_first") or []
+    if second.get("ok"):
+        title = 'import torchvision fails the first time and "works" the second time: the first error is the real one'
+        why = (
+            "The first attempt failed part-way; Python removed `torchvision` from sys.modules "
+            f"but kept the submodules that had loaded ({', '.join(left) or 'none'}). "
+            "The retry skips those cached pieces, so it can appear to succeed while the "
+            "compiled ops stay unloaded for the life of the process. Restart the interpreter "
+            "and fix the first error."
+        )
+    else:
+        title = f"A second import in the same process fails differently ({e2}): the first error ({e1}) is the real one"
+        why = (
+            "After a failed import, Python keeps the torchvision submodules that had loaded "
+            f"({', '.join(left) or 'none'}) and re-runs only the package's __init__. That "
+            "takes a different path, so notebooks and retrying wrappers show a misleading "
+            "second error (often \"partially initialized module 'torchvision' has no "
+            "attribute 'extension'\", which is not a circular import). Restart the kernel "
+            "and fix the first error."
+        )
+    return Finding(
+        id="first-import-differs",
+        severity=Severity.WARNING,
+        title=title,
+        explanation=why,
+        evidence=[
+            Ev("live", "import_torchvision", e1 or "ok"),
+            Ev("live", "second_import", e2 or "ok"),
+        ],
+        caused_by="import-failed" if not first.get("ok") else None,
+        checks=["second_import"],
+    )
+
+
+@rule("live")
+def op_results(ev: Evidence) -> list[Finding]:
+    out: list[Finding] = []
+    run = ev.probes["live"]
+    for step in run.steps:
+        if not step.name.startswith("nms_") or step.status in ("skipped", "crashed", "timeout"):
+            continue
+        device = step.data.get("device", step.name[4:])
+        if step.status == "error":
+            err = step.data.get("error") or {}
+            text = _err_text(err)
+            cause = None
+            if "no kernel image is available" in text:
+                cause = "gpu-arch-unsupported"
+            elif "Could not run 'torchvision::nms' with arguments from the 'CUDA' backend" in text:
+                cause = "build-variant-mismatch"
+            out.append(
+                Finding(
+                    id="op-failed",
+                    severity=Severity.ERROR,
+                    title=f"torchvision.ops.nms fails on {device}: {text[:300]}",
+                    explanation="torchvision imports, but its compiled op does not run on this device.",
+                    evidence=[Ev("live", step.name, err.get("traceback", "")[-4000:] or text)],
+                    caused_by=cause,
+                    checks=[step.name],
+                )
+            )
+        elif step.data.get("correct") is False:
+            out.append(
+                Finding(
+                    id="op-wrong-result",
+                    severity=Severity.ERROR,
+                    title=(
+                        f"torchvision.ops.nms on {device} returns {step.data.get('keep')}, "
+                        f"expected {step.data.get('expected')}"
+                    ),
+                    explanation=(
+                        "The op runs but its answer differs from a reference computed in pure "
+                        "Python on boxes chosen far from the threshold: the build or the device "
+                        "computes wrongly."
+                    ),
+                    evidence=[
+                        Ev(
+                            "live",
+                            step.name,
+                            f"keep={step.data.get('keep')} expected={step.data.get('expected')}",
+                        )
+                    ],
+                    checks=[step.name],
+                )
+            )
+    return out
+
+
+@rule("live")
+def live_probe_failed(ev: Evidence) -> Finding | None:
+    """The live probe could not run at all (not a crash inside a step)."""
+    run = ev.probes["live"]
+    if run.status in (RunStatus.OK, RunStatus.CRASHED, RunStatus.TIMEOUT) or run.steps:
+        return None
+    return Finding(
+        id="probe-failed",
+        severity=Severity.ERROR,
+        title=f"tvwizard could not run its import probe in this interpreter: {run.error}",
+        explanation="The interpreter started but the probe did not report; its log says why.",
+        evidence=[Ev("live", "run", "\n".join(line.text for line in run.log[-20:]))],
+        checks=["import_torch"],
+    )

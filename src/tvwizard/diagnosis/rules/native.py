@@ -1,0 +1,215 @@
+"""Rules on compiled files: libraries the loader cannot find, undefined symbols, bad files."""
+
+from __future__ import annotations
+
+import re
+
+from tvwizard.diagnosis import knowledge
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.diagnosis.rules import rule
+from tvwizard.diagnosis.rules.packages import variant_conflict
+from tvwizard.model import Evidence as Ev
+from tvwizard.model import Finding, Fix, Severity
+
+_MISSING = re.compile(r"([\w.+-]+\.so[\w.]*): cannot open shared object file")
+# Libraries the NVIDIA driver provides (not the env): absent on every machine without a GPU
+# driver, and loaded lazily by torch, so their absence is the GPU rules' business.
+DRIVER_LIBS = re.compile(r"^lib(cuda|nvidia-[\w-]+|nvcuvid|nvidia-ml)\.so")
+_CUDA_ONLY = re.compile(r"^lib(c10_cuda|torch_cuda|cudart|c10_hip|torch_hip|amdhip64)")
+
+
+@rule("live|native")
+def missing_shared_library(ev: Evidence) -> list[Finding]:
+    """The loader cannot find a library: name it and who needs it."""
+    missing: dict[str, list[str]] = {}
+    for f in ev.extension_errors():
+        m = _MISSING.search(f.get("error", ""))
+        if m:
+            missing.setdefault(m.group(1), []).append(f"torchvision/{f.get('file')}")
+    for item in ev.data("native").get("unresolved") or []:
+        lib = str(item.get("name") or item.get("library") or "")
+        who = str(item.get("needed_by") or item.get("file") or "")
+        if lib and who and not item.get("driver") and not DRIVER_LIBS.match(lib):
+            missing.setdefault(lib, [])
+            short = who.split("site-packages/")[-1]
+            if short not in missing[lib] and not any(short.endswith(x.split("/")[-1]) for x in missing[lib]):
+                missing[lib].append(short)
+    if not missing:
+        return []
+    tb, vb = ev.torch_build(), ev.torchvision_build()
+    conflict = tb is not None and vb is not None and variant_conflict(tb, vb) is not None
+    out = []
+    for lib, who in sorted(missing.items()):
+        cause = "build-variant-mismatch" if conflict and _CUDA_ONLY.match(lib) else None
+        out.append(
+            Finding(
+                id="missing-shared-library",
+                severity=Severity.ERROR,
+                title=f"{lib} cannot be found; needed by {', '.join(who[:3])}{' …' if len(who) > 3 else ''}",
+                explanation=(
+                    "The dynamic loader looked in the file's RPATH/RUNPATH, LD_LIBRARY_PATH, the "
+                    "ld.so cache and the system folders and did not find it. torchvision catches "
+                    "this error and only shows a vague one later."
+                ),
+                evidence=[
+                    Ev(
+                        "live" if ev.extension_errors() else "native",
+                        "loader",
+                        f"{lib}: cannot open shared object file",
+                    )
+                ],
+                caused_by=cause,
+                checks=["extensions", "native"] if ev.extension_errors() else ["native"],
+            )
+        )
+    return out
+
+
+@rule("live")
+def abi_mismatch(ev: Evidence) -> Finding | None:
+    """Undefined symbols although the versions pair: built against another torch."""
+    errors = [f for f in ev.extension_errors() if "undefined symbol" in f.get("error", "")]
+    if not errors:
+        return None
+    tb, vb = ev.torch_build(), ev.torchvision_build()
+    if tb is not None and vb is not None and not knowledge.is_released_pair(tb.base, vb.base):
+        return None  # version-mismatch explains the symbols
+    sym = errors[0]["error"].split("undefined symbol:")[-1].strip()
+    return Finding(
+        id="abi-mismatch",
+        severity=Severity.ERROR,
+        title=f"torchvision's {errors[0].get('file')} does not link against this torch (undefined symbol {sym[:120]})",
+        explanation=(
+            "The versions pair on paper, but the compiled file was built against a different torch "
+            "(a source build, a nightly, or a different C++ ABI). Rebuild torchvision against the "
+            "installed torch, or install the released binary pair."
+        ),
+        evidence=[Ev("live", "extensions", errors[0]["error"])],
+        checks=["extensions"],
+    )
+
+
+@rule("live")
+def image_extension_failed(ev: Evidence) -> Finding | None:
+    files = ev.step_data("extensions").get("files") or []
+    image = [f for f in files if f.get("file", "").startswith("image") and not f.get("loaded")]
+    ops_ok = any(f.get("file", "").startswith("_C") and f.get("loaded") for f in files)
+    if not image or not ops_ok:
+        return None  # when _C fails too, the root cause covers both
+    return Finding(
+        id="image-extension-failed",
+        severity=Severity.WARNING,
+        title=f"torchvision's image extension does not load: {image[0].get('error', '')[:200]}",
+        explanation=(
+            "torchvision imports and its ops work, but torchvision.io's image decoding "
+            "(decode_jpeg, read_image…) will fail. Ignore it if you do not use torchvision.io."
+        ),
+        evidence=[Ev("live", "extensions", image[0].get("error", ""))],
+        checks=["extensions"],
+    )
+
+
+_BAD = ("empty", "not-elf", "bad-elf", "truncated", "unreadable")
+
+
+@rule("native")
+def corrupt_file(ev: Evidence) -> list[Finding]:
+    from tvwizard.fixes.commands import installer_for, quote
+
+    out = []
+    for pkg, info in (ev.data("native").get("packages") or {}).items():
+        bad = [f for f in info.get("files") or [] if f.get("problem") in _BAD]
+        if not bad:
+            continue
+        d = ev.dist(pkg)
+        version = (d or {}).get("version")
+        fixes = []
+        if version:
+            inst = installer_for(ev)
+            argv = inst.install([f"{pkg}=={version}"], force_reinstall=True, no_deps=True)
+            fixes.append(
+                Fix(
+                    id="reinstall-package",
+                    title=f"Reinstall {pkg} {version} over the damaged files",
+                    kind="command",
+                    commands=[quote(argv)],
+                    argv=[argv],
+                    applicable=True,
+                    restart=True,
+                    why="A fresh copy of the same version replaces the damaged files; nothing else changes.",
+                    download="",
+                )
+            )
+        names = ", ".join(f"{f['path'].split('site-packages/')[-1]} ({f['problem']})" for f in bad[:4])
+        out.append(
+            Finding(
+                id="corrupt-file",
+                severity=Severity.ERROR,
+                title=f"Damaged compiled file(s) in {pkg}: {names}",
+                explanation="The file is empty, truncated or not a shared object at all: an interrupted "
+                "download or install, a full disk, or a sync tool. The loader cannot use it.",
+                evidence=[Ev("native", pkg, f"{f['path']}: {f.get('detail') or f['problem']}") for f in bad[:10]],
+                fixes=fixes,
+                checks=["native"],
+            )
+        )
+    return out
+
+
+@rule("native")
+def library_path_override(ev: Evidence) -> list[Finding]:
+    overrides = [o for o in ev.data("native").get("overrides") or [] if o.get("used_by")]
+    if not overrides:
+        return []
+    sources = {o.get("source") for o in overrides}
+    fixes = []
+    if "LD_LIBRARY_PATH" in sources:
+        bad_entries = {o.get("entry") for o in overrides if o.get("source") == "LD_LIBRARY_PATH"}
+        current = [e.get("entry") for e in ev.data("native").get("ld_library_path") or []]
+        kept = [e for e in current if e and e not in bad_entries]
+        fixes.append(
+            Fix(
+                id="trim-ld-library-path",
+                title="Take " + ", ".join(sorted(b for b in bad_entries if b)) + " out of LD_LIBRARY_PATH",
+                kind="env",
+                env={"LD_LIBRARY_PATH": ":".join(kept) or None},
+                why="torch ships the libraries it needs and finds them itself; the older copies "
+                "ahead of them on LD_LIBRARY_PATH are loaded first.",
+                undo="Restore LD_LIBRARY_PATH to its previous value (see the evidence).",
+                restart=True,
+            )
+        )
+    if "LD_PRELOAD" in sources:
+        fixes.append(
+            Fix(
+                id="unset-ld-preload",
+                title="Unset LD_PRELOAD for Python",
+                kind="env",
+                env={"LD_PRELOAD": None},
+                restart=True,
+                why="A preloaded library wins over the copy torch ships.",
+            )
+        )
+    first = overrides[0]
+    return [
+        Finding(
+            id="library-path-override",
+            severity=Severity.ERROR,
+            title=f"{first.get('source')} puts {first.get('path')} ahead of the {first.get('name')} torch needs "
+            f"({first.get('shadows')})",
+            explanation="The loader searches LD_PRELOAD and LD_LIBRARY_PATH before the folders torch's "
+            "libraries point to, so an older system CUDA library is loaded instead of the pip one "
+            "(typical symptom: `undefined symbol: __nvJitLink…` at `import torch`).",
+            evidence=[
+                Ev(
+                    "native",
+                    o.get("name", ""),
+                    f"{o.get('source')}={o.get('entry')}: {o.get('path')} "
+                    f"shadows {o.get('shadows')}; used by {', '.join(o.get('used_by') or [])[:300]}",
+                )
+                for o in overrides[:6]
+            ],
+            fixes=fixes,
+            checks=["native", "import_torch"],
+        )
+    ]

@@ -1,0 +1,233 @@
+"""Rules on which packages are installed and whether they pair.
+
+These read static metadata (``distributions``) when the live import has not finished yet,
+so a mismatch shows in the first half-second, and the live versions when they exist.
+"""
+
+from __future__ import annotations
+
+from tvwizard.diagnosis import knowledge
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.diagnosis.rules import rule
+from tvwizard.fixes.commands import installer_for, quote
+from tvwizard.fixes.pairing import newest_pair_fix, pair_torchvision_fix
+from tvwizard.model import Evidence as Ev
+from tvwizard.model import Finding, Fix, Severity
+
+
+def _source(ev: Evidence) -> str:
+    return "live" if ev.step_data("import_torch").get("version") else "distributions"
+
+
+def _builds(ev: Evidence) -> tuple[knowledge.Build, knowledge.Build] | None:
+    tb, vb = ev.torch_build(), ev.torchvision_build()
+    if tb is None or vb is None:
+        return None
+    return tb, vb
+
+
+def variant_conflict(tb: knowledge.Build, vb: knowledge.Build) -> str | None:
+    """Why these two builds cannot work together, or None (unknown counts as no conflict)."""
+    if vb.is_cuda and tb.is_cpu:
+        return "torchvision is a CUDA build but torch is CPU-only."
+    if vb.is_rocm and not tb.is_rocm and (tb.is_cpu or tb.is_cuda):
+        return "torchvision is a ROCm build but torch is not."
+    if vb.is_cuda and tb.is_rocm:
+        return "torchvision is a CUDA build but torch is a ROCm build."
+    if tb.is_cuda and vb.is_cpu:
+        return "torch is a CUDA build but torchvision is CPU-only, so its ops cannot run on the GPU."
+    if tb.is_cuda and vb.is_cuda and tb.cuda and vb.cuda and tb.cuda.split(".")[0] != vb.cuda.split(".")[0]:
+        return (
+            f"torch was built with CUDA {tb.cuda} and torchvision with CUDA {vb.cuda}: "
+            "torchvision refuses different CUDA major versions."
+        )
+    return None
+
+
+@rule("distributions|live")
+def torch_missing(ev: Evidence) -> Finding | None:
+    if ev.torch_installed() is not False:
+        return None
+    inst = installer_for(ev)
+    python = ev.target.version
+    pair = knowledge.newest_pair(python) if python else None
+    fixes = []
+    if pair is not None:
+        argv = inst.install([f"torch=={pair.torch}", f"torchvision=={pair.torchvision}"])
+        fixes.append(
+            Fix(
+                id="install-torch",
+                title=f"Install torch {pair.torch} and torchvision {pair.torchvision}",
+                kind="command",
+                why="The newest released pair for this Python, from PyPI (its default build for this platform).",
+                commands=[quote(argv)],
+                argv=[argv],
+                download="about 3 GB on Linux x86_64 (a CUDA build); add --index-url "
+                "https://download.pytorch.org/whl/cpu and +cpu versions for a 200 MB CPU build",
+                applicable=True,
+            )
+        )
+    return Finding(
+        id="torch-missing",
+        severity=Severity.ERROR,
+        title=f"torch is not installed in {ev.target.python}",
+        explanation="torchvision needs torch. If you installed it, it went to a different Python: "
+        "compare `python -c 'import sys; print(sys.executable)'` with the path above.",
+        evidence=[Ev("distributions", "torch", "no torch distribution on sys.path")],
+        fixes=fixes,
+        checks=["distributions", "import_torch"],
+    )
+
+
+@rule("distributions|live")
+def torchvision_missing(ev: Evidence) -> Finding | None:
+    if ev.torchvision_installed() is not False or ev.torch_installed() is False:
+        return None
+    torch = ev.torch_version()
+    fixes = []
+    if torch:
+        b = ev.torch_build()
+        fix = pair_torchvision_fix(ev, b.base, b.variant) if b else None
+        if fix is not None:
+            fix.title = fix.title.replace("Keep torch", "For torch")
+            fixes.append(fix)
+    return Finding(
+        id="torchvision-missing",
+        severity=Severity.ERROR,
+        title=f"torchvision is not installed in {ev.target.python}",
+        explanation="No torchvision distribution is on this interpreter's sys.path. If you installed it, "
+        "it went to another environment (a notebook kernel and a terminal often differ).",
+        evidence=[Ev("distributions", "torchvision", "no torchvision distribution on sys.path")],
+        fixes=fixes,
+        checks=["distributions", "import_torchvision"],
+    )
+
+
+@rule("distributions|live")
+def version_mismatch(ev: Evidence) -> Finding | None:
+    builds = _builds(ev)
+    if builds is None:
+        return None
+    tb, vb = builds
+    if knowledge.is_released_pair(tb.base, vb.base):
+        return None
+    expected = knowledge.expected_torchvision(tb.base)
+    req = knowledge.torch_requirement_of(vb.base)
+    evidence = [
+        Ev(_source(ev), "versions", f"torch {ev.torch_version()}, torchvision {ev.torchvision_version()}"),
+    ]
+    if req is not None:
+        evidence.append(Ev("knowledge", "requirement", f"torchvision {vb.base} requires torch{req}"))
+    symbols = [f["error"] for f in ev.extension_errors() if "undefined symbol" in f.get("error", "")]
+    if symbols:
+        evidence.append(Ev("live", "extensions", symbols[0]))
+    made_for = knowledge.expected_torch(vb.base)
+    title = f"torchvision {vb.base} is made for torch {made_for or req or '?'}; your torch is {ev.torch_version()}"
+    fixes = [f for f in (pair_torchvision_fix(ev, tb.base, tb.variant), newest_pair_fix(ev, tb.variant)) if f]
+    return Finding(
+        id="version-mismatch",
+        severity=Severity.ERROR,
+        title=title,
+        explanation=(
+            "torchvision's compiled ops are built against one torch release. With another torch "
+            "they fail to load (often as an `undefined symbol`), torchvision swallows that error, "
+            "and the import then dies with `operator torchvision::nms does not exist`. "
+            f"The torchvision for torch {tb.base} is {expected or 'unknown to this tvwizard'}."
+        ),
+        evidence=evidence,
+        fixes=fixes,
+        checks=["distributions", "import_torchvision", "extensions"],
+    )
+
+
+def _variant_words(b: knowledge.Build) -> str:
+    if b.variant == "cpu":
+        return "CPU"
+    if b.rocm:
+        return f"ROCm {b.rocm}"
+    return f"CUDA {b.cuda}" if b.cuda else (b.variant or "default")
+
+
+@rule("distributions|live")
+def build_variant_mismatch(ev: Evidence) -> Finding | None:
+    builds = _builds(ev)
+    if builds is None:
+        return None
+    tb, vb = builds
+    problem = variant_conflict(tb, vb)
+    if problem is None:
+        return None
+    evidence = [
+        Ev(
+            _source(ev),
+            "builds",
+            f"torch {ev.torch_version()} ({_variant_words(tb)}), "
+            f"torchvision {ev.torchvision_version()} ({_variant_words(vb)})",
+        )
+    ]
+    for f in ev.extension_errors():
+        if "cannot open shared object file" in f.get("error", ""):
+            evidence.append(Ev("live", "extensions", f"{f.get('file')}: {f['error']}"))
+            break
+    made_for = knowledge.expected_torch(vb.base)
+    vb_words = _variant_words(vb)
+    tb_words = _variant_words(tb)
+    title = (
+        f"torchvision {ev.torchvision_version()} is a {vb_words} build"
+        f"{' made for torch ' + made_for if made_for else ''}; your torch is {ev.torch_version()} ({tb_words})"
+    )
+    fixes = [f for f in (pair_torchvision_fix(ev, tb.base, tb.variant), newest_pair_fix(ev, tb.variant)) if f]
+    return Finding(
+        id="build-variant-mismatch",
+        severity=Severity.ERROR,
+        title=title,
+        explanation=(
+            f"{problem} A torchvision build links against the matching torch build's libraries "
+            "(e.g. libc10_cuda.so for CUDA), which this torch does not have, so its ops never load. "
+            "pip does not see the conflict: `torch==X` is satisfied by `X+cpu`. Install both from the "
+            "same index."
+        ),
+        evidence=evidence,
+        fixes=fixes,
+        checks=["distributions", "import_torchvision", "extensions"],
+    )
+
+
+@rule("interpreter|distributions|live")
+def unsupported_python(ev: Evidence) -> Finding | None:
+    python = ev.target.version
+    torch = ev.torch_version()
+    if not python:
+        return None
+    if torch:
+        tb = ev.torch_build()
+        if tb is None:
+            return None
+        base = tb.base
+        if knowledge.python_supported(base, python) is not False:
+            return None
+        pair = knowledge.newest_pair(python)
+        advice = (
+            f"torch {pair.torch} + torchvision {pair.torchvision} is the newest pair for Python {python}."
+            if pair
+            else f"No released torch supports Python {python}: use another Python."
+        )
+        return Finding(
+            id="unsupported-python",
+            severity=Severity.ERROR,
+            title=f"torch {base} does not support Python {python}",
+            explanation=f"No torch {base} wheel was published for Python {python}, so this install came "
+            f"from elsewhere or will not work. {advice}",
+            evidence=[Ev("interpreter", "version", python)],
+            checks=["interpreter"],
+        )
+    if knowledge.newest_pair(python) is None:
+        return Finding(
+            id="unsupported-python",
+            severity=Severity.ERROR,
+            title=f"No released torch supports Python {python}",
+            explanation="Create an environment with a Python that torch supports (3.10–3.13 are safe choices).",
+            evidence=[Ev("interpreter", "version", python)],
+            checks=["interpreter"],
+        )
+    return None

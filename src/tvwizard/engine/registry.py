@@ -1,0 +1,22 @@
+"""The probes tvwizard runs, in report order.  One line per probe; timeouts in seconds."""
+
+from __future__ import annotations
+
+from tvwizard.engine.runner import ProbeSpec
+
+PROBES: tuple[ProbeSpec, ...] = (
+    ProbeSpec("interpreter", "Python interpreter", "interpreter", timeout=20),
+    ProbeSpec("distributions", "Installed packages", "distributions", timeout=30),
+    ProbeSpec("resolution", "Where imports come from", "resolution", timeout=20),
+    ProbeSpec("native", "Native libraries", "native", timeout=30),
+    ProbeSpec("envvars", "Environment variables", "envvars", timeout=10),
+    ProbeSpec("toolchain", "Compilers and CUDA toolkit", "toolchain", timeout=20),
+    ProbeSpec("live", "Import torch and torchvision, run nms", "live", timeout=180, live=True),
+)
+
+
+def by_name(name: str) -> ProbeSpec:
+    for spec in PROBES:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)

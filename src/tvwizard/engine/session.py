@@ -1,0 +1,186 @@
+"""One diagnosis: run every probe concurrently, diagnose as results arrive, build the report.
+
+The live probe (the real import) is the slow one, so it starts first; the static probes
+run beside it and their findings are published as soon as they are in.  When the live
+probe crashes or hangs inside a step that is not an import, the remaining steps are run
+again in a fresh process without that step, so one crash does not lose the others'
+results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from tvwizard import __version__
+from tvwizard.diagnosis.checks import build_checks, verdict_of
+from tvwizard.diagnosis.engine import diagnose
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.engine.events import FindingsUpdated, ProbeEvent, ProbeFinished, ProbeStarted
+from tvwizard.engine.registry import PROBES
+from tvwizard.engine.runner import PROBES_DIR, ProbeSpec, run_probe
+from tvwizard.model import ProbeRun, Report, RunStatus, Target
+
+RESTARTABLE_AFTER = ("extensions", "cuda", "nms_cpu")  # steps a crash in which we can skip
+
+
+@dataclass
+class SessionOptions:
+    timeout_scale: float = 1.0
+    live_timeout: float | None = None  # seconds; None = the spec's
+    probes: Sequence[ProbeSpec] = field(default_factory=lambda: list(PROBES))
+    cwd: str | None = None
+    env: dict[str, str] | None = None
+    collect_host: bool = True  # system + GPU facts from tvwizard's own process
+    probes_dir: str = PROBES_DIR
+
+
+async def _host_facts(prefix: str) -> dict:
+    """System and GPU facts, gathered in a thread (psutil, NVML, nvidia-smi)."""
+
+    def collect() -> dict:
+        out: dict = {}
+        try:
+            from tvwizard.system import collect_system
+
+            out.update(collect_system(prefix))
+        except Exception as exc:  # facts are best effort, never fatal
+            out["system_error"] = f"{type(exc).__name__}: {exc}"
+        try:
+            from tvwizard.gpu import collect_gpus
+
+            out["gpu"] = collect_gpus()
+        except Exception as exc:
+            out["gpu"] = {"state": "error", "reason": f"{type(exc).__name__}: {exc}"}
+        return out
+
+    return await asyncio.to_thread(collect)
+
+
+async def run_session(
+    target: Target,
+    options: SessionOptions | None = None,
+    on_event: Callable[[ProbeEvent], None] | None = None,
+) -> Report:
+    opts = options or SessionOptions()
+    emit = on_event or (lambda _e: None)
+    origin = time.monotonic()
+    created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    cwd = opts.cwd or target.cwd or os.getcwd()
+    ev = Evidence(target=target, env=dict(opts.env if opts.env is not None else os.environ))
+    timings: dict[str, float] = {}
+    static_names = {s.name for s in opts.probes if not s.live}
+
+    def publish(final: bool) -> None:
+        findings = diagnose(ev)
+        emit(FindingsUpdated(tuple(findings), final))
+
+    def finished(run: ProbeRun) -> None:
+        ev.probes[run.name] = run
+        if run.name in static_names and static_names <= set(ev.probes):
+            timings.setdefault("static_findings", time.monotonic() - origin)
+            publish(final=False)
+
+    async def one(spec: ProbeSpec) -> ProbeRun:
+        timeout = spec.timeout * opts.timeout_scale
+        if spec.live and opts.live_timeout is not None:
+            timeout = opts.live_timeout
+        run = await run_probe(
+            spec,
+            target.python,
+            cwd=cwd,
+            env=opts.env,
+            on_event=emit,
+            origin=origin,
+            timeout=timeout,
+            probes_dir=opts.probes_dir,
+        )
+        if spec.live:
+            run = await _continue_after_crash(spec, run, target, cwd, opts, emit, origin, timeout)
+        finished(run)
+        return run
+
+    ordered = sorted(opts.probes, key=lambda s: not s.live)  # the slow one first
+    host = asyncio.ensure_future(_host_facts(target.prefix)) if opts.collect_host else None
+    runs = await asyncio.gather(*(one(s) for s in ordered))
+    if host is not None:
+        ev.system = await host
+    by_name = {r.name: r for r in runs}
+    probes = [by_name[s.name] for s in opts.probes]  # deterministic order: the registry's
+    findings = diagnose(ev)
+    emit(FindingsUpdated(tuple(findings), True))
+    checks = build_checks(ev, findings)
+    verdict, exit_code = verdict_of(ev, findings)
+    duration = time.monotonic() - origin
+    timings["total"] = duration
+    timings.setdefault("static_findings", duration)
+    return Report(
+        target=target,
+        probes=probes,
+        findings=findings,
+        checks=checks,
+        verdict=verdict,
+        exit_code=exit_code,
+        tvwizard_version=__version__,
+        created=created,
+        duration=duration,
+        system=ev.system,
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )
+
+
+async def _continue_after_crash(
+    spec: ProbeSpec,
+    run: ProbeRun,
+    target: Target,
+    cwd: str,
+    opts: SessionOptions,
+    emit: Callable[[ProbeEvent], None],
+    origin: float,
+    timeout: float,
+) -> ProbeRun:
+    """Re-run the steps after a crashed/hung step, skipping it; merge the results."""
+    attempts = 0
+    skip: list[str] = list(spec.options.get("skip", []))
+    while run.status in (RunStatus.CRASHED, RunStatus.TIMEOUT) and attempts < 3:
+        bad = [s.name for s in run.steps if s.status in ("crashed", "timeout")]
+        if not bad or not (bad[-1] in RESTARTABLE_AFTER or bad[-1].startswith("nms_")):
+            break
+        attempts += 1
+        skip.append(bad[-1])
+        again = replace(spec, options={**spec.options, "skip": list(skip)})
+        emit(ProbeStarted(spec.name))
+        rerun = await run_probe(
+            again,
+            target.python,
+            cwd=cwd,
+            env=opts.env,
+            on_event=emit,
+            origin=origin,
+            timeout=timeout,
+            probes_dir=opts.probes_dir,
+        )
+        kept = {s.name for s in run.steps}
+        merged = list(run.steps) + [s for s in rerun.steps if s.name not in kept]
+        log = [*run.log, *rerun.log]
+        status = rerun.status if rerun.status is not RunStatus.OK else run.status
+        run = replace(
+            rerun,
+            status=status,
+            signal=run.signal if rerun.status is RunStatus.OK else rerun.signal,
+            error=run.error if rerun.status is RunStatus.OK else rerun.error,
+            fault=run.fault + ("\n" + rerun.fault if rerun.fault else ""),
+            steps=merged,
+            log=log,
+            duration=run.duration + rerun.duration,
+            started=run.started,
+            data={**run.data, **rerun.data, "restarts": attempts, "skipped_after_crash": list(skip)},
+        )
+        emit(ProbeFinished(spec.name, run))
+        if rerun.status is RunStatus.OK:
+            break
+    return run

@@ -1,0 +1,117 @@
+"""Fixes that install a torch/torchvision pair: versions chosen, not guessed.
+
+Preferred: keep the installed torch and install the torchvision that pairs with it, in the
+same variant (CPU or the same CUDA), from the index that publishes that variant.  Second
+choice: move both to the newest pair that supports this Python, in the same variant.
+
+PEP 440 traps handled here: ``torch==2.14.1`` is "already satisfied" by ``2.14.1+cpu``, so
+a change of variant at the same version pins the local tag explicitly (``+cpu``) or, for
+PyPI's untagged default build, uses ``--force-reinstall --no-deps``.
+"""
+
+from __future__ import annotations
+
+from tvwizard.diagnosis import knowledge
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.fixes.commands import installer_for, quote
+from tvwizard.model import Fix
+
+CPU_TORCH_SIZE = "about 200 MB"
+CUDA_TORCH_SIZE = "about 3 GB with its nvidia-* libraries"
+TORCHVISION_SIZE = "under 10 MB"
+
+
+def _platform(ev: Evidence) -> str:
+    interp = ev.data("interpreter")
+    system = str(interp.get("sys_platform") or interp.get("platform") or "linux")
+    machine = str(interp.get("machine") or "x86_64")
+    if system.startswith("linux"):
+        return f"linux-{machine}"
+    if system.startswith("darwin"):
+        return "macos"
+    if system.startswith("win"):
+        return "windows"
+    return f"{system}-{machine}"
+
+
+def _requirement(ev: Evidence, name: str, base: str, variant: str | None) -> tuple[str, str | None, bool]:
+    """``(requirement, index_url, force)`` for ``name`` at ``base`` in ``variant``."""
+    torch_base = base if name == "torch" else None
+    default = knowledge.pypi_default_variant(torch_base or _torch_for(base), _platform(ev))
+    if variant is None or variant == default:
+        # PyPI's plain wheel; a same-version different-variant install needs force.
+        installed = ev.dist(name)
+        same = installed is not None and str(installed.get("version", "")).split("+")[0] == base
+        return f"{name}=={base}", None, same
+    return f"{name}=={base}+{variant}", knowledge.index_url(variant), False
+
+
+def _torch_for(tv_base: str) -> str:
+    pair = knowledge.expected_torch(tv_base)
+    return pair or tv_base
+
+
+def _restart_note() -> str:
+    return "Restart the Python interpreter or notebook kernel afterwards: a loaded extension cannot be replaced."
+
+
+def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None) -> Fix | None:
+    """Keep torch, install the torchvision made for it."""
+    expected = knowledge.expected_torchvision(torch_base)
+    if expected is None:
+        return None
+    inst = installer_for(ev)
+    req, index, force = _requirement(ev, "torchvision", expected, variant)
+    argv = inst.install([req], index_url=index, force_reinstall=force, no_deps=True)
+    old = ev.torchvision_version() or "the previous version"
+    where = index or "PyPI"
+    return Fix(
+        id="install-paired-torchvision",
+        title=f"Keep torch {torch_base}{'+' + variant if variant else ''}; install torchvision {expected}"
+        f"{' (' + variant + ')' if variant else ''}",
+        kind="command",
+        why=f"torchvision {expected} is the release made for torch {torch_base.rsplit('.', 1)[0]}.x, "
+        f"in the same build variant ({variant or 'default'}), from {where}.",
+        commands=[quote(argv)],
+        argv=[argv],
+        changes=f"Replaces torchvision {old} in {ev.target.prefix or 'the target env'}; torch is not touched "
+        "(--no-deps).",
+        undo=f"Reinstall the old one: {quote(inst.install(['torchvision==' + old.split('+')[0]], no_deps=True))}"
+        if old != "the previous version"
+        else "",
+        download=TORCHVISION_SIZE,
+        restart=True,
+        applicable=True,
+    )
+
+
+def newest_pair_fix(ev: Evidence, variant: str | None) -> Fix | None:
+    """Move both torch and torchvision to the newest pair this Python supports."""
+    python = ev.target.version or ev.data("interpreter").get("version") or ""
+    pair = knowledge.newest_pair(python, variant=variant)
+    if pair is None:
+        return None
+    inst = installer_for(ev)
+    t_req, index, t_force = _requirement(ev, "torch", pair.torch, variant)
+    v_req, _, v_force = _requirement(ev, "torchvision", pair.torchvision, variant)
+    argv = inst.install([t_req, v_req], index_url=index, force_reinstall=t_force or v_force)
+    cuda = variant is not None and variant.startswith("cu")
+    return Fix(
+        id="install-newest-pair",
+        title=f"Move both to torch {pair.torch} + torchvision {pair.torchvision}"
+        f"{' (' + variant + ')' if variant else ''}",
+        kind="command",
+        why=f"The newest released pair that supports Python {python}, installed in one command from one "
+        "index so the two cannot drift apart.",
+        commands=[quote(argv)],
+        argv=[argv],
+        changes=f"Replaces torch and torchvision in {ev.target.prefix or 'the target env'}.",
+        undo="Reinstall the previous versions the same way, or recreate the environment.",
+        download=CUDA_TORCH_SIZE if cuda or variant is None else CPU_TORCH_SIZE,
+        restart=True,
+        applicable=True,
+    )
+
+
+def restart_note() -> str:
+    return _restart_note()
