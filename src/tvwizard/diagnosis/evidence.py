@@ -94,8 +94,10 @@ class Evidence:
 
     def torchvision_cuda(self) -> str | None:
         """torchvision's CUDA version as "13.0", from version.py or the loaded ops."""
+        vp = (self.data("distributions").get("version_py") or {}).get("torchvision") or {}
         for cuda in (
             self.version_py("torchvision").get("cuda"),
+            vp.get("cuda_from_tag"),
             self.step_data("import_torchvision").get("cuda"),
             self.step_data("extensions").get("cuda_version"),
         ):

@@ -40,7 +40,10 @@ def _clean(value):
             value.encode("utf-8")
             return value
         except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            try:  # bytes smuggled in by os.fsdecode: one U+FFFD per bad byte
+                return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            except UnicodeEncodeError:  # other lone surrogates
+                return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     if isinstance(value, dict):
         return {str(_clean(k)): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

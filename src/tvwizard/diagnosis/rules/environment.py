@@ -125,7 +125,7 @@ def shadowed_by_cwd(ev: Evidence) -> Finding | None:
 
 
 def _resolution_modules(ev: Evidence) -> dict:
-    return ev.data("resolution").get("modules") or {}
+    return ev.data("resolution").get("packages") or {}
 
 
 _PLACES = {
@@ -221,7 +221,8 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
         if len(copies) < 2:
             continue
         desc = [
-            f"{c.get('version')} in {ev.dist_location(c) or '?'}" + (f" ({c['installer']})" if c.get("installer") else "")
+            f"{c.get('version')} in {ev.dist_location(c) or '?'}"
+            + (f" ({c['installer']})" if c.get("installer") else "")
             for c in copies
         ]
         versions = {str(c.get("version")) for c in copies}

@@ -219,7 +219,11 @@ def op_results(ev: Evidence) -> list[Finding]:
             err = step.data.get("error") or {}
             text = _err_text(err)
             cause = None
-            if "no kernel image is available" in text:
+            tv_file = str(ev.step_data("import_torchvision").get("file") or "")
+            cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+            if cwd and tv_file.startswith(cwd.rstrip("/") + "/") and "site-packages" not in tv_file:
+                cause = "shadowed-module"
+            elif "no kernel image is available" in text:
                 cause = "gpu-arch-unsupported"
             elif "Could not run 'torchvision::nms' with arguments from the 'CUDA' backend" in text:
                 cause = "build-variant-mismatch"
