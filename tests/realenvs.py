@@ -151,6 +151,20 @@ def build(name: str, *, force: bool = False) -> Path:
     return dest
 
 
+def clone(name: str, dest: Path) -> Path:
+    """A private copy of env ``name`` at ``dest`` that a test may change (hard links; seconds).
+
+    The cached env itself must never be modified: other tests and later runs rely on it.
+    """
+    base = build(name)
+    python = find_python(SPECS[name].python)
+    subprocess.run([python, "-m", "venv", str(dest)], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    src, dst = site_packages(base), site_packages(dest)
+    shutil.rmtree(dst)
+    subprocess.run(["cp", "-al", str(src), str(dst)], check=True)
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)

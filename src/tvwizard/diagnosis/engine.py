@@ -14,6 +14,25 @@ log = logging.getLogger(__name__)
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
+# Among root causes of equal severity, the most specific and actionable come first: a
+# shadowing file or a CPU/CUDA mix explains more than "the versions do not pair".
+ROOT_PRIORITY = (
+    "import-crash",
+    "import-timeout",
+    "torch-missing",
+    "torchvision-missing",
+    "shadowed-module",
+    "library-path-override",
+    "build-variant-mismatch",
+    "version-mismatch",
+    "abi-mismatch",
+    "corrupt-file",
+    "missing-dependency",
+    "missing-shared-library",
+    "numpy-abi",
+    "unsupported-python",
+)
+
 
 def _ready(rule: Rule, ev: Evidence) -> bool:
     return all(any(ev.has(p) for p in need.split("|")) for need in rule.needs)
@@ -68,7 +87,10 @@ def order(findings: list[Finding]) -> list[Finding]:
         f.caused_by = roots_of[f.id]
     roots = sorted(
         (f for f in by_id.values() if f.caused_by is None),
-        key=lambda f: _SEVERITY_ORDER[f.severity],
+        key=lambda f: (
+            _SEVERITY_ORDER[f.severity],
+            ROOT_PRIORITY.index(f.id) if f.id in ROOT_PRIORITY else len(ROOT_PRIORITY),
+        ),
     )
     out: list[Finding] = []
     for root in roots:

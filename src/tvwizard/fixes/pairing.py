@@ -22,15 +22,19 @@ TORCHVISION_SIZE = "under 10 MB"
 
 
 def _platform(ev: Evidence) -> str:
-    interp = ev.data("interpreter")
-    system = str(interp.get("sys_platform") or interp.get("platform") or "linux")
-    machine = str(interp.get("machine") or "x86_64")
+    """The target's platform in knowledge's terms: "linux-x86_64", "macos", "windows"…"""
+    plat = ev.data("interpreter").get("platform") or {}
+    if not isinstance(plat, dict):
+        plat = {}
+    system = str(plat.get("sys_platform") or "linux")
+    machine = str(plat.get("machine") or "x86_64").lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
     if system.startswith("linux"):
         return f"linux-{machine}"
     if system.startswith("darwin"):
-        return "macos"
+        return "macos-arm64" if machine in ("arm64", "aarch64") else "macos-x86_64"
     if system.startswith("win"):
-        return "windows"
+        return "windows-x86_64"
     return f"{system}-{machine}"
 
 
@@ -40,9 +44,11 @@ def _requirement(ev: Evidence, name: str, base: str, variant: str | None) -> tup
     default = knowledge.pypi_default_variant(torch_base or _torch_for(base), _platform(ev))
     if variant is None or variant == default:
         # PyPI's plain wheel; a same-version different-variant install needs force.
-        installed = ev.dist(name)
-        same = installed is not None and str(installed.get("version", "")).split("+")[0] == base
-        return f"{name}=={base}", None, same
+        # The plain wheel's metadata carries no local tag; an installed "X+cpu" satisfies
+        # "==X", so moving from it to PyPI's build of the same X needs --force-reinstall.
+        installed = str((ev.dist(name) or {}).get("version", ""))
+        tagged_same = "+" in installed and installed.split("+")[0] == base
+        return f"{name}=={base}", None, tagged_same
     return f"{name}=={base}+{variant}", knowledge.index_url(variant), False
 
 
@@ -91,6 +97,9 @@ def newest_pair_fix(ev: Evidence, variant: str | None) -> Fix | None:
     pair = knowledge.newest_pair(python, variant=variant)
     if pair is None:
         return None
+    tb = ev.torch_build()
+    if tb is not None and tb.base == pair.torch and (variant is None or tb.variant == variant):
+        return None  # torch is already the newest: keeping it and pairing torchvision is the move
     inst = installer_for(ev)
     t_req, index, t_force = _requirement(ev, "torch", pair.torch, variant)
     v_req, _, v_force = _requirement(ev, "torchvision", pair.torchvision, variant)

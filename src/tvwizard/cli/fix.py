@@ -1,0 +1,139 @@
+"""``tvwizard fix``: the fix plan; ``--apply`` runs one after a yes, then checks again."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from tvwizard.model import Finding, Fix, Report, Severity
+
+
+def plan(report: Report, finding_id: str | None = None) -> list[tuple[Finding, list[Fix]]]:
+    """Root causes with their fixes, errors first; only ``finding_id`` when given."""
+    out = []
+    for f in report.findings:
+        if finding_id is not None and f.id != finding_id:
+            continue
+        if f.caused_by is not None and finding_id is None:
+            continue
+        if f.fixes:
+            out.append((f, f.fixes))
+    return out
+
+
+def _env_lines(fix: Fix) -> list[str]:
+    try:
+        from tvwizard.fixes.shell import detect_shell, render_env
+
+        return render_env(fix.env, detect_shell()).splitlines()
+    except ImportError:  # pragma: no cover - shell rendering ships with the package
+        return [f"export {k}={v}" if v is not None else f"unset {k}" for k, v in fix.env.items()]
+
+
+def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.stdout) -> None:
+    if not items:
+        print(
+            "Nothing to fix: "
+            + (
+                "torchvision works."
+                if report.verdict == "works"
+                else "no fix is known for what was found; `tvwizard check -v` shows the evidence."
+            ),
+            file=out,
+        )
+        return
+    shown: dict[tuple[str, ...], str] = {}
+    for n, (finding, fixes) in enumerate(items, 1):
+        mark = "✗" if finding.severity is Severity.ERROR else "!"
+        print(f"{n}. {mark} {finding.title} [{finding.id}]", file=out)
+        for i, fix in enumerate(fixes, 1):
+            key = tuple(fix.commands) or (fix.id, *sorted(f"{k}={v}" for k, v in fix.env.items()))
+            if key in shown:
+                print(f"   Fix {i}: {fix.title}: the same as {shown[key]} above", file=out)
+                continue
+            shown[key] = f"{n}. fix {i}"
+            print(f"   Fix {i}: {fix.title}" + ("" if fix.applicable else "  (by hand)"), file=out)
+            if fix.why:
+                print(f"      why: {fix.why}", file=out)
+            lines = fix.commands if fix.kind != "env" else _env_lines(fix)
+            for cmd in lines:
+                print(f"      $ {cmd}", file=out)
+            for label, value in (("changes", fix.changes), ("downloads", fix.download), ("undo", fix.undo)):
+                if value:
+                    print(f"      {label}: {value}", file=out)
+            if fix.restart:
+                print("      afterwards: restart the Python interpreter / notebook kernel", file=out)
+        print(file=out)
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    from tvwizard.cli.common import diagnose_with_progress, resolve_or_exit
+
+    target = resolve_or_exit(args)
+    report = diagnose_with_progress(target, args)
+    items = plan(report, args.finding)
+    if args.finding and not items:
+        ids = ", ".join(sorted({f.id for f in report.findings})) or "none"
+        print(f"tvwizard: no fixes for finding {args.finding!r} (findings here: {ids})", file=sys.stderr)
+        return 2
+    print_plan(report, items)
+    if not args.apply:
+        if items:
+            print(
+                "Run `tvwizard fix --apply` to apply the first fix (or --finding ID --choice N), after a confirmation."
+            )
+        return report.exit_code
+    chosen = _choose(items, args.choice)
+    if chosen is None:
+        print(
+            "tvwizard: nothing here that tvwizard can apply for you; follow the steps above by hand.", file=sys.stderr
+        )
+        return report.exit_code or 1
+    finding, fix = chosen
+    print(f"About to run, for {finding.id}:")
+    for cmd in fix.commands:
+        print(f"  $ {cmd}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("tvwizard: no terminal to ask for confirmation; pass --yes to apply without asking.", file=sys.stderr)
+            return 2
+        answer = input("Apply it? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("Nothing was changed.")
+            return report.exit_code
+    from tvwizard.fixes.apply import FixRefused, apply_fix
+
+    try:
+        result = asyncio.run(apply_fix(fix, target.python, lambda line: print(line, flush=True)))
+    except FixRefused as exc:
+        print(f"tvwizard: {exc}", file=sys.stderr)
+        return 2
+    if not result.ok:
+        print(f"\n✗ The fix failed (exit code {result.returncode}); nothing else was run.")
+        return 1
+    print("\nChecking again…")
+    from tvwizard.cli.common import diagnose_target
+
+    after = diagnose_target(target, args)
+    gone = finding.id not in after.finding_ids()
+    if gone:
+        print(f"✓ {finding.id} is gone.")
+    else:
+        print(f"✗ {finding.id} is still there: {next(f.title for f in after.findings if f.id == finding.id)}")
+    print(
+        "torchvision works now."
+        if after.verdict == "works"
+        else f"Still broken: {len([f for f in after.findings if f.caused_by is None])} finding(s); "
+        "run `tvwizard check` for the details."
+    )
+    if fix.restart:
+        print("Restart any Python interpreter or notebook kernel that had torch loaded.")
+    return after.exit_code
+
+
+def _choose(items: list[tuple[Finding, list[Fix]]], choice: int) -> tuple[Finding, Fix] | None:
+    for finding, fixes in items:
+        if 1 <= choice <= len(fixes) and fixes[choice - 1].applicable:
+            return finding, fixes[choice - 1]
+    return None

@@ -1,0 +1,68 @@
+"""``tvwizard report`` and ``tvwizard compare``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from pathlib import Path
+
+
+def _output_path(output: str | None, fmt: str) -> str:
+    """``-o``'s path with ``{host}`` filled in (for fleets), or the default in the working folder."""
+    if output is None:
+        return f"tvwizard-report.{fmt}"
+    if "{host}" in output:
+        host = socket.gethostname().split(".")[0] or "host"
+        output = output.replace("{host}", host)
+    return output
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from tvwizard.report import NO_REDACT_WARNING, format_for_path, render_report, summary_lines
+
+    output = getattr(args, "output", None)
+    fmt = args.format or (format_for_path(output) if output and output != "-" else "md")
+    from tvwizard.cli.common import diagnose_with_progress, resolve_or_exit
+
+    target = resolve_or_exit(args)
+    report = diagnose_with_progress(target, args)
+    text, summary = render_report(report.to_dict(), fmt, redact=not args.no_redact)
+    if args.no_redact:
+        print(f"tvwizard: {NO_REDACT_WARNING}", file=sys.stderr)
+    if output == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        path = Path(_output_path(output, fmt))
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)  # a fleet reader never sees half a report
+        print(
+            f"tvwizard: wrote {path.resolve()} ({report.verdict}; {len(report.findings)} finding(s))", file=sys.stderr
+        )
+    if not args.no_redact:
+        for line in summary_lines(summary):
+            print(f"tvwizard: {line}", file=sys.stderr)
+    return report.exit_code
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from tvwizard.report.compare import (
+        ReportLoadError,
+        compare_reports,
+        load_report,
+        render_compare_json,
+        render_compare_text,
+    )
+
+    try:
+        a, b = load_report(args.a), load_report(args.b)
+    except ReportLoadError as exc:
+        print(f"tvwizard: {exc}", file=sys.stderr)
+        return 2
+    diff = compare_reports(a, b, labels=(Path(args.a).name, Path(args.b).name))
+    sys.stdout.write(render_compare_json(diff) if args.json else render_compare_text(diff))
+    return 0
