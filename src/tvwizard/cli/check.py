@@ -17,11 +17,14 @@ def run_check(args: argparse.Namespace) -> int:
         return report.exit_code
     from rich.console import Console
 
-    from tvwizard.cli.checklist import render_checklist
+    from tvwizard.cli.checklist import AsciiFile, can_draw_unicode, render_checklist
 
     # On a terminal rich wraps to its width; in a pipe or a file, lines stay whole.
     console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
-    render_checklist(report, console, verbose=args.verbose, ascii_only=args.ascii)
+    ascii_only = args.ascii or not can_draw_unicode(console)
+    if ascii_only:
+        console = Console(file=AsciiFile(sys.stdout), highlight=False, soft_wrap=not sys.stdout.isatty())
+    render_checklist(report, console, verbose=args.verbose, ascii_only=ascii_only)
     if args.verbose:
         _print_probe_details(report, console)
     return report.exit_code

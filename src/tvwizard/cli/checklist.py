@@ -23,6 +23,48 @@ SEVERITY = {
 }
 
 
+ASCII_TABLE = str.maketrans(
+    {
+        "·": "-",
+        "…": "...",
+        "—": "-",
+        "–": "-",
+        "↳": "->",
+        "→": "->",
+        "≤": "<=",
+        "≥": ">=",
+        "✓": "OK",
+        "✗": "X",
+        "•": "*",
+        "×": "x",
+        "‘": "'",
+        "’": "'",
+        "“": '"',
+        "”": '"',
+    }
+)
+
+
+class AsciiFile:
+    """A text stream that writes only ASCII: for terminals that cannot show ✓ / ✗ (or --ascii)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        clean = text.translate(ASCII_TABLE).encode("ascii", "replace").decode("ascii")
+        return self.stream.write(clean)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
 def can_draw_unicode(console: Console) -> bool:
     try:
         "✓✗•↳…·".encode(console.encoding or "ascii")

@@ -1,0 +1,179 @@
+"""Tiny synthetic torch/torchvision installs for the fast tier.
+
+A fake env is a folder put on PYTHONPATH holding pure-Python ``torch`` and ``torchvision``
+packages with real ``*.dist-info`` metadata and ``version.py`` files, so every probe runs
+for real against them: metadata is read, imports happen, ``torchvision.ops.nms`` computes
+(in pure Python).  Knobs make them break the ways real installs break.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TORCH_INIT = """
+import sys as _sys
+from . import version
+from . import cuda, ops, backends
+__version__ = version.__version__
+float32 = "float32"
+{torch_extra}
+
+class Tensor:
+    def __init__(self, data, device="cpu"):
+        self.data = data
+        self.device = device
+    def tolist(self):
+        return list(self.data)
+    def cpu(self):
+        return Tensor(self.data)
+    def numpy(self):
+        return list(self.data)
+
+def tensor(data, dtype=None, device="cpu"):
+    return Tensor(data, device)
+
+def zeros(n):
+    return Tensor([0.0] * n)
+"""
+
+TORCH_CUDA = """
+def is_available():
+    return False
+def get_arch_list():
+    return {arch_list!r}
+def device_count():
+    return 0
+def synchronize(device=None):
+    pass
+"""
+
+TORCH_OPS = """
+class _Namespace:
+    def __init__(self, ops):
+        self._ops = ops
+    def __getattr__(self, name):
+        if name in self._ops:
+            return self._ops[name]
+        raise AttributeError(name)
+
+torchvision = _Namespace({})
+def load_library(path):
+    pass
+"""
+
+TV_INIT = """
+import torch
+{tv_extra}
+from . import extension
+from . import ops
+from .version import __version__
+"""
+
+TV_EXTENSION = """
+import torch
+def _has_ops():
+    return {has_ops}
+torch.ops.torchvision._ops["nms"] = True
+torch.ops.torchvision._ops["_cuda_version"] = lambda: {cuda_code}
+"""
+
+TV_OPS = """
+import torch
+
+def _area(b):
+    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+def _iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / (_area(a) + _area(b) - inter)
+
+def nms(boxes, scores, threshold):
+    boxes, scores = boxes.data, scores.data
+    order = sorted(range(len(boxes)), key=lambda i: -scores[i])
+    keep = []
+    for i in order:
+        if all(_iou(boxes[i], boxes[k]) <= threshold for k in keep):
+            keep.append(i)
+    {nms_extra}
+    return torch.Tensor(keep)
+"""
+
+
+@dataclass
+class FakeEnv:
+    """Knobs for one fake install; ``build(dir)`` writes it."""
+
+    torch: str | None = "2.14.1"  # dist version (None: not installed)
+    torch_local: str = "+cu130"  # what torch.__version__ adds
+    torch_cuda: str | None = "13.0"
+    torchvision: str | None = "0.29.1"
+    tv_local: str = "+cu130"
+    tv_cuda_code: int = 13000
+    tv_requires: list[str] = field(default_factory=lambda: ["torch>=2.14.0"])
+    torch_requires: list[str] = field(default_factory=list)
+    tv_extra: str = ""  # code run at the top of torchvision/__init__ (after import torch)
+    torch_extra: str = ""
+    nms_extra: str = ""  # code run in nms before it returns (e.g. corrupt `keep`)
+    has_ops: bool = True
+
+    def build(self, root: Path) -> Path:
+        root.mkdir(parents=True, exist_ok=True)
+        if self.torch is not None:
+            pkg = root / "torch"
+            (pkg / "backends").mkdir(parents=True, exist_ok=True)
+            _write(pkg / "__init__.py", TORCH_INIT.format(torch_extra=self.torch_extra))
+            _write(
+                pkg / "version.py",
+                f"__version__ = {self.torch + self.torch_local!r}\ncuda = {self.torch_cuda!r}\nhip = None\n"
+                "git_version = 'fake'\ndebug = False\n",
+            )
+            arch = ["sm_80", "sm_90"] if self.torch_cuda else []
+            _write(pkg / "cuda.py", TORCH_CUDA.format(arch_list=arch))
+            _write(pkg / "ops.py", TORCH_OPS)
+            _write(pkg / "backends" / "__init__.py", "from . import cudnn\n")
+            _write(pkg / "backends" / "cudnn.py", "def version():\n    return None\n")
+            _dist(root, "torch", self.torch, self.torch_requires)
+        if self.torchvision is not None:
+            pkg = root / "torchvision"
+            pkg.mkdir(parents=True, exist_ok=True)
+            _write(pkg / "__init__.py", TV_INIT.format(tv_extra=self.tv_extra))
+            _write(
+                pkg / "version.py",
+                f"__version__ = {self.torchvision + self.tv_local!r}\ngit_version = 'fake'\n"
+                f"cuda = {self.tv_cuda_code!r}\n",
+            )
+            _write(pkg / "extension.py", TV_EXTENSION.format(has_ops=self.has_ops, cuda_code=self.tv_cuda_code))
+            _write(pkg / "ops.py", TV_OPS.format(nms_extra=self.nms_extra or "pass"))
+            _dist(root, "torchvision", self.torchvision, self.tv_requires)
+        return root
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+
+
+def _dist(root: Path, name: str, version: str, requires: list[str]) -> None:
+    info = root / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    (info / "METADATA").write_text("\n".join(lines) + "\n")
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text("")
+
+
+def fake_env_vars(site: Path) -> dict[str, str]:
+    """The environment for a target that sees the fake install first."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX")}
+    env["PYTHONPATH"] = str(site)
+    env["PYTHONNOUSERSITE"] = "1"
+    return env
+
+
+PYTHON = sys.executable

@@ -1,0 +1,263 @@
+"""The real ``tvwizard`` command, run as a subprocess, against fake installs and bad targets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import pyenv_python
+from fakes import FakeEnv, fake_env_vars
+
+from tvwizard.model import SCHEMA, Report
+
+
+def tvwizard(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120):
+    return subprocess.run(
+        [sys.executable, "-m", "tvwizard", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def check_json(site: Path, cwd: Path, *extra: str) -> tuple[int, dict]:
+    proc = tvwizard("--python", sys.executable, "check", "--json", *extra, env=fake_env_vars(site), cwd=cwd)
+    assert proc.stdout.strip(), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def ids(report: dict) -> list[str]:
+    return [f["id"] for f in report["findings"]]
+
+
+# -- usage and targets --------------------------------------------------------------------
+
+
+def test_version_and_help_do_not_import_the_engine():
+    proc = tvwizard("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("tvwizard ")
+    code = (
+        "import sys; from tvwizard.cli import main\n"
+        "try: main(['--help'])\nexcept SystemExit: pass\n"
+        "heavy = [m for m in ('textual', 'tvwizard.engine.session', 'tvwizard.diagnosis.engine', 'rich') "
+        "if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
+    assert "exit codes" in out and "check" in out and "--python" in out
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing", "no such file"),
+        (lambda d: _write(d / "notexec", "#!/bin/sh\n", 0o644), "not executable"),
+        (lambda d: _write(d / "notpython", "#!/bin/sh\necho hello\n", 0o755), "not a working Python"),
+        (lambda d: (d / "emptydir").mkdir() or d / "emptydir", "is a directory"),
+    ],
+)
+def test_unusable_python_is_one_line_and_exit_2(tmp_path, make, message):
+    path = make(tmp_path)
+    proc = tvwizard("--python", str(path), "check")
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6", "3.7"])
+def test_too_old_python_is_refused_clearly(version):
+    exe = pyenv_python(version)
+    if exe is None:
+        pytest.skip(f"no Python {version} under pyenv here")
+    proc = tvwizard("--python", exe, "check")
+    assert proc.returncode == 2
+    assert "need Python 3.8 or newer" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_env_folder_is_accepted_as_python(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = FakeEnv().build(tmp_path / "site")
+    proc = tvwizard("--python", str(venv), "check", "--json", env=fake_env_vars(site), cwd=tmp_path)
+    data = json.loads(proc.stdout)
+    assert data["target"]["python"] == str(venv / "bin" / "python")
+
+
+def test_python_option_works_before_and_after_the_command(tmp_path):
+    site = FakeEnv().build(tmp_path / "site")
+    for args in (["--python", sys.executable, "check", "--json"], ["check", "--python", sys.executable, "--json"]):
+        proc = tvwizard(*args, env=fake_env_vars(site), cwd=tmp_path)
+        assert json.loads(proc.stdout)["target"]["how_chosen"] == "--python"
+
+
+def test_default_target_is_the_active_virtualenv(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+    proc = tvwizard("check", "--json", env=env, cwd=tmp_path)
+    data = json.loads(proc.stdout)
+    assert data["target"]["python"] == str(venv / "bin" / "python")
+    assert "VIRTUAL_ENV" in data["target"]["how_chosen"]
+
+
+def _write(path: Path, text: str, mode: int) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+# -- check: verdicts, exit codes, JSON ----------------------------------------------------
+
+
+def test_healthy_fake_env_exits_0_with_json_schema(tmp_path):
+    site = FakeEnv().build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    assert code == 0, ids(data)
+    assert data["schema"] == SCHEMA
+    assert data["verdict"] == "works" and data["exit_code"] == 0
+    assert not [f for f in data["findings"] if f["severity"] == "error"]
+    names = [p["name"] for p in data["probes"]]
+    assert names == ["interpreter", "distributions", "resolution", "native", "envvars", "toolchain", "live"]
+    for p in data["probes"]:
+        assert p["status"] == "ok", (p["name"], p["error"])
+        assert p["duration"] > 0
+    nms = next(s for s in data["probes"][-1]["steps"] if s["name"] == "nms_cpu")
+    assert nms["data"]["correct"] is True and nms["data"]["keep"] == [0, 2, 3, 5]
+    assert "static_findings" in data["timings"]
+    # The JSON reads back into the model unchanged.
+    again = Report.from_dict(data).to_dict()
+    assert again == data
+
+
+def test_version_mismatch_from_fake_metadata(tmp_path):
+    site = FakeEnv(torchvision="0.28.0", tv_requires=["torch==2.13.0"]).build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    assert code == 1
+    assert "version-mismatch" in ids(data)
+    vm = next(f for f in data["findings"] if f["id"] == "version-mismatch")
+    assert "2.13" in vm["title"] and "2.14.1" in vm["title"]
+    cmds = " ".join(c for fix in vm["fixes"] for c in fix["commands"])
+    assert "torchvision==0.29.1" in cmds
+    assert sys.executable in cmds  # the target's own pip, never a bare pip
+
+
+def test_cpu_torch_with_cuda_torchvision(tmp_path):
+    site = FakeEnv(torch="2.13.0", torch_local="+cpu", torch_cuda=None).build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    assert code == 1
+    found = ids(data)
+    assert found.index("build-variant-mismatch") < found.index("version-mismatch")  # most specific first
+    fix = next(f for f in data["findings"] if f["id"] == "build-variant-mismatch")["fixes"][0]
+    assert (
+        fix["argv"][0][-4:]
+        == [
+            "torchvision==0.28.0+cpu",
+            "--index-url",
+            "https://download.pytorch.org/whl/cpu",
+        ][-4:]
+        or "torchvision==0.28.0+cpu" in fix["argv"][0]
+    )
+    assert "https://download.pytorch.org/whl/cpu" in fix["argv"][0]
+
+
+def test_wrong_nms_answer_is_caught(tmp_path):
+    site = FakeEnv(nms_extra="keep = keep[:-1]").build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    assert code == 1
+    assert "op-wrong-result" in ids(data)
+
+
+def test_import_crash_is_named_by_signal(tmp_path):
+    site = FakeEnv(tv_extra="import ctypes; ctypes.string_at(0)").build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    assert code == 1
+    crash = next(f for f in data["findings"] if f["id"] == "import-crash")
+    assert "SIGSEGV" in crash["title"] and "import torchvision" in crash["title"]
+    assert "torchvision/__init__.py" in crash["evidence"][0]["detail"]  # faulthandler's traceback
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    assert live["status"] == "crashed" and live["signal"] == "SIGSEGV"
+    assert [s["status"] for s in live["steps"]][:2] == ["ok", "crashed"]
+
+
+def test_import_hang_becomes_timeout_finding(tmp_path):
+    site = FakeEnv(tv_extra="import time; time.sleep(600)").build(tmp_path / "site")
+    code, data = check_json(site, tmp_path, "--timeout", "4")
+    assert code == 1
+    assert "import-timeout" in ids(data)
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    assert live["status"] == "timeout"
+    assert "time.sleep" in live["fault"] or "__init__.py" in live["fault"]
+
+
+def test_crash_in_a_later_step_keeps_the_rest(tmp_path):
+    """A segfault while running nms: the import results survive and the crash is named."""
+    site = FakeEnv(nms_extra="import ctypes; ctypes.string_at(0)").build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    assert code == 1
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    steps = {s["name"]: s["status"] for s in live["steps"]}
+    assert steps["import_torchvision"] == "ok" and steps["nms_cpu"] == "crashed"
+    assert "op-failed" in ids(data)
+
+
+def test_first_import_fails_second_succeeds(tmp_path):
+    """The classic: a first import fails part-way, the retry in the same process 'works'."""
+    flag = tmp_path / "flag"
+    extra = (
+        f"import os\nif not os.path.exists({str(flag)!r}):\n"
+        f"    open({str(flag)!r}, 'w').close()\n    raise ImportError('first attempt fails')"
+    )
+    site = FakeEnv(tv_extra=extra).build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    diff = next(f for f in data["findings"] if f["id"] == "first-import-differs")
+    assert "first error is the real one" in diff["title"]
+    assert code == 1
+
+
+def test_shadowing_file_in_working_folder(tmp_path):
+    site = FakeEnv().build(tmp_path / "site")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "torchvision.py").write_text("print('not the real one')\n")
+    code, data = check_json(site, work)
+    assert code == 1
+    shadow = next(f for f in data["findings"] if f["id"] == "shadowed-module")
+    assert str(work / "torchvision.py") in shadow["title"]
+
+
+def test_torch_missing(tmp_path):
+    site = FakeEnv(torch=None).build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    assert code == 1
+    assert ids(data)[0] == "torch-missing"
+
+
+def test_checklist_text_summary_first_and_ascii(tmp_path):
+    site = FakeEnv(torchvision="0.28.0", tv_requires=["torch==2.13.0"]).build(tmp_path / "site")
+    env = {**fake_env_vars(site), "NO_COLOR": "1"}
+    proc = tvwizard("--python", sys.executable, "check", "--ascii", env=env, cwd=tmp_path)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1
+    assert "torchvision is broken" in lines[1]  # the verdict comes before the checklist
+    assert any(line.startswith("[X]") and "Packages" in line for line in lines)
+    assert "\x1b[" not in proc.stdout  # no colour codes in a pipe / with NO_COLOR
+    assert all(ord(ch) < 128 for ch in proc.stdout), "ASCII mode printed non-ASCII marks"
+    verbose = tvwizard("--python", sys.executable, "check", "-v", env=env, cwd=tmp_path)
+    assert "Probes" in verbose.stdout and "ms" in verbose.stdout and "evidence" in verbose.stdout
+
+
+def test_no_tty_falls_back_to_check_and_says_how_to_get_the_wizard(tmp_path):
+    site = FakeEnv().build(tmp_path / "site")
+    proc = tvwizard("--python", sys.executable, env=fake_env_vars(site), cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "no terminal" in proc.stderr and "ssh -t" in proc.stderr
+    assert "torchvision works" in proc.stdout
