@@ -1,0 +1,153 @@
+"""`tvwizard check --json`, `fix` and `report` against real torch/torchvision envs.
+
+The envs come from ``tests/realenvs.py`` (built once from real wheels into the cache).
+These tests are the product's proof: real wheels, broken the ways people break them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import realenvs
+
+pytestmark = pytest.mark.real
+
+
+def env_python(name: str) -> str:
+    try:
+        return str(realenvs.build(name) / "bin" / "python")
+    except realenvs.Unavailable as exc:
+        pytest.skip(f"real env {name} unavailable here: {exc}")
+
+
+def tvwizard(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tvwizard", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def check(python: str, cwd: Path) -> tuple[int, dict]:
+    proc = tvwizard("--python", python, "check", "--json", cwd=cwd)
+    assert proc.stdout.strip(), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def finding(data: dict, fid: str) -> dict:
+    for f in data["findings"]:
+        if f["id"] == fid:
+            return f
+    raise AssertionError(f"no {fid} in {[f['id'] for f in data['findings']]}")
+
+
+def test_healthy_env_works(tmp_path):
+    code, data = check(env_python("healthy"), tmp_path)
+    assert code == 0, [(f["id"], f["title"]) for f in data["findings"]]
+    assert data["verdict"] == "works"
+    assert not [f for f in data["findings"] if f["severity"] == "error"]
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    steps = {s["name"]: s for s in live["steps"]}
+    assert steps["import_torch"]["data"]["version"] == "2.14.1+cu130"
+    assert steps["import_torchvision"]["data"]["version"] == "0.29.1+cu130"
+    assert steps["nms_cpu"]["data"]["correct"] is True
+    assert all(f["loaded"] for f in steps["extensions"]["data"]["files"])
+
+
+def test_cpu_torch_with_cuda_torchvision(tmp_path):
+    code, data = check(env_python("cpu-torch-cuda-tv"), tmp_path)
+    assert code == 1
+    ids = [f["id"] for f in data["findings"]]
+    assert ids[0] == "build-variant-mismatch", ids
+    assert "version-mismatch" in ids
+    variant = finding(data, "build-variant-mismatch")
+    assert "0.29.1+cu130" in variant["title"] and "2.13.0+cpu" in variant["title"]
+    missing = finding(data, "missing-shared-library")
+    assert "libc10_cuda.so" in missing["title"]
+    assert missing["caused_by"] == "build-variant-mismatch"
+    imp = finding(data, "import-failed")
+    assert "torchvision::nms does not exist" in imp["title"]
+    assert imp["caused_by"] == "build-variant-mismatch"
+    # The fix keeps the CPU torch and installs the CPU torchvision made for it, from the CPU index.
+    fix = variant["fixes"][0]
+    argv = fix["argv"][0]
+    assert argv[:4] == [env_python("cpu-torch-cuda-tv"), "-m", "pip", "install"]
+    assert "torchvision==0.28.0+cpu" in argv
+    assert argv[argv.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+
+
+def test_torchvision_made_for_older_torch(tmp_path):
+    code, data = check(env_python("tv028-on-torch2141"), tmp_path)
+    assert code == 1
+    vm = finding(data, "version-mismatch")
+    assert "0.28.0" in vm["title"] and "2.14.1" in vm["title"]
+    assert any("undefined symbol" in e["detail"] for e in vm["evidence"])
+    argv = vm["fixes"][0]["argv"][0]
+    assert "torchvision==0.29.1" in argv and "--index-url" not in argv  # PyPI's build is cu130 too
+    assert finding(data, "import-failed")["caused_by"] == "version-mismatch"
+
+
+def test_torch_without_a_requirement(tmp_path):
+    code, data = check(env_python("torch-missing-dep"), tmp_path)
+    assert code == 1
+    dep = finding(data, "missing-dependency")
+    assert "typing-extensions" in dep["title"]
+    assert finding(data, "torch-import-failed")["caused_by"] == "missing-dependency"
+
+
+def test_torchvision_py_in_working_folder(tmp_path):
+    (tmp_path / "torchvision.py").write_text("# my script, unluckily named\n")
+    code, data = check(env_python("healthy"), tmp_path)
+    assert code == 1
+    shadow = finding(data, "shadowed-module")
+    assert str(tmp_path / "torchvision.py") in shadow["title"]
+
+
+def test_fix_apply_offline_then_finding_gone(tmp_path):
+    """Apply the recommended fix to a private copy of a broken env (local wheels, no network)."""
+    try:
+        env = realenvs.clone("tv028-on-torch2141", tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(str(exc))
+    python = str(env / "bin" / "python")
+    work = tmp_path / "work"
+    work.mkdir()
+    code, before = check(python, work)
+    assert code == 1 and "version-mismatch" in [f["id"] for f in before["findings"]]
+    proc = tvwizard("--python", python, "fix", "--apply", "--yes", "--finding", "version-mismatch", cwd=work)
+    assert "Successfully installed torchvision-0.29.1" in proc.stdout, proc.stdout + proc.stderr
+    assert "version-mismatch is gone" in proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    code, after = check(python, work)
+    assert code == 0 and after["verdict"] == "works"
+
+
+def test_fix_apply_needs_a_yes(tmp_path):
+    code = tvwizard("--python", env_python("tv028-on-torch2141"), "fix", "--apply", cwd=tmp_path)
+    assert code.returncode == 2
+    assert "--yes" in code.stderr
+
+
+def test_report_compare_healthy_vs_broken(tmp_path):
+    a, b = tmp_path / "healthy.json", tmp_path / "broken.json"
+    assert tvwizard("--python", env_python("healthy"), "report", "-o", str(a), cwd=tmp_path).returncode == 0
+    assert tvwizard("--python", env_python("cpu-torch-cuda-tv"), "report", "-o", str(b), cwd=tmp_path).returncode == 1
+    home = str(Path.home())
+    for path in (a, b):
+        text = path.read_text()
+        assert json.loads(text)["schema"] == "tvwizard.report/1"
+        assert home + "/" not in text  # redacted by default
+    proc = tvwizard("compare", str(a), str(b), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "2.13.0+cpu" in text and "2.14.1+cu130" in text
+    assert "build-variant-mismatch" in text
+    md = tvwizard("--python", env_python("cpu-torch-cuda-tv"), "report", "-o", "-", cwd=tmp_path)
+    assert md.stdout.startswith("# ") and "build-variant-mismatch" in md.stdout
