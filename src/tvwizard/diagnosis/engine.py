@@ -100,15 +100,17 @@ def order(findings: list[Finding]) -> list[Finding]:
 
 
 def _root_of(f: Finding, by_id: dict[str, Finding]) -> str | None:
-    """The root cause ``f`` is a symptom of, following chains; None for a root (or a cycle)."""
+    """The root cause ``f`` is a symptom of; None when ``f`` is itself a root.
+
+    Chains are followed to the last finding that exists (a cause no rule produced is
+    dropped, so its symptom's nearest existing ancestor becomes the root); a cycle makes
+    every finding on it a root rather than losing them.
+    """
     seen = {f.id}
-    cause = f.caused_by
-    while cause is not None:
-        if cause not in by_id or cause in seen:
+    current = f
+    while current.caused_by is not None and current.caused_by in by_id:
+        if current.caused_by in seen:
             return None
-        parent = by_id[cause]
-        if parent.caused_by is None:
-            return cause
-        seen.add(cause)
-        cause = parent.caused_by
-    return None
+        current = by_id[current.caused_by]
+        seen.add(current.id)
+    return None if current is f else current.id

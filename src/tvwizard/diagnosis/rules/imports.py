@@ -110,7 +110,7 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
             if "cannot open shared object file" in err:
                 return "build-variant-mismatch" if _is_cuda_lib(err) else "missing-shared-library"
             if "undefined symbol" in err:
-                return "version-mismatch"
+                return "abi-mismatch" if _released_pair(ev) else "version-mismatch"
         return "version-mismatch"
     if "partially initialized module 'torchvision'" in text or "consider renaming" in text:
         return "shadowed-module"
@@ -125,6 +125,13 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
     if ev.step_data("import_torch").get("ok") is False:
         return "torch-import-failed"
     return None
+
+
+def _released_pair(ev: Evidence) -> bool:
+    from tvwizard.diagnosis import knowledge
+
+    tb, vb = ev.torch_build(), ev.torchvision_build()
+    return tb is not None and vb is not None and knowledge.is_released_pair(tb.base, vb.base)
 
 
 _CUDA_LIB = re.compile(r"lib(c10_cuda|torch_cuda|cudart|c10_hip|torch_hip|amdhip64|cudnn|cublas|nvrtc)")
