@@ -261,3 +261,18 @@ def test_no_tty_falls_back_to_check_and_says_how_to_get_the_wizard(tmp_path):
     assert proc.returncode == 0
     assert "no terminal" in proc.stderr and "ssh -t" in proc.stderr
     assert "torchvision works" in proc.stdout
+
+
+def test_every_probe_runs_in_a_python38_target(tmp_path, py38):
+    """The probes are stdlib-only 3.8 code: a 3.8 target runs them all (and torch 2.14 is too new for it)."""
+    site = FakeEnv().build(tmp_path / "site")
+    proc = tvwizard("--python", py38, "check", "--json", env=fake_env_vars(site), cwd=tmp_path)
+    data = json.loads(proc.stdout)
+    assert data["target"]["version"].startswith("3.8.")
+    for p in data["probes"]:
+        assert p["status"] == "ok", (p["name"], p["error"], p["fault"][-500:])
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    assert {s["name"]: s["status"] for s in live["steps"]}["nms_cpu"] == "ok"
+    unsupported = next(f for f in data["findings"] if f["id"] == "unsupported-python")
+    assert "3.8" in unsupported["title"]
+    assert proc.returncode == 1

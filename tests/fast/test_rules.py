@@ -339,3 +339,42 @@ def test_a_rule_that_raises_becomes_an_info_finding(monkeypatch):
     monkeypatch.setattr("tvwizard.diagnosis.engine.RULES", rules.RULES)
     found = diagnose(ev())
     assert ids(found) == ["internal-error"] and "surprise" in found[0].title
+
+
+def test_conda_owned_torch_gets_conda_commands_that_tvwizard_does_not_run():
+    data = dists(("torch", "2.13.0+cpu"), ("torchvision", "0.29.1"))
+    data["dists"][0]["installer"] = "conda"
+    data["conda"] = {"records": [{"name": "pytorch", "version": "2.13.0", "channel": "conda-forge"}]}
+    found = diagnose(ev(distributions=data))
+    fix = next(f for f in found if f.id == "version-mismatch").fixes[0]
+    assert fix.argv[0][:5] == ["conda", "install", "--prefix", "/envs/ml", "--channel"]
+    assert "torchvision=0.28.0" in fix.argv[0]
+    assert fix.applicable is False and "conda owns torch" in fix.why
+
+
+def test_uv_env_gets_uv_pip():
+    data = dists(("torch", "2.14.1"), ("torchvision", "0.28.0"))
+    for d in data["dists"]:
+        d["installer"] = "uv"
+    fix = next(f for f in diagnose(ev(distributions=data)) if f.id == "version-mismatch").fixes[0]
+    assert fix.argv[0][:5] == ["uv", "pip", "install", "--python", PY]
+
+
+def test_paths_with_spaces_are_quoted():
+    from tvwizard.fixes.commands import Installer, quote
+
+    argv = Installer("pip", "/home/me/my envs/ml/bin/python").install(["torchvision==0.29.1"])
+    assert quote(argv).startswith("'/home/me/my envs/ml/bin/python' -m pip install")
+
+
+def test_demangled_symbol_in_the_evidence():
+    import shutil
+
+    import pytest
+
+    if shutil.which("c++filt") is None:
+        pytest.skip("no c++filt here")
+    from tvwizard.demangle import demangle_text
+
+    text = demangle_text("undefined symbol: _ZN3c104cuda29c10_cuda_check_implementationEiPKcS2_jb")
+    assert "c10::cuda::c10_cuda_check_implementation(int, char const*, char const*, unsigned int, bool)" in text

@@ -13,11 +13,24 @@ from dataclasses import dataclass
 
 from tvwizard.diagnosis.evidence import Evidence
 
+_CONDA_NAMES = {"torch": "pytorch"}
+
 
 @dataclass(frozen=True)
 class Installer:
     kind: str  # "pip" | "uv" | "conda"
     python: str
+    prefix: str = ""
+    channel: str = "conda-forge"
+
+    @property
+    def auto(self) -> bool:
+        """Whether tvwizard may run its commands for the user (after a yes).
+
+        conda's solver decides versions and builds itself, so its commands are shown for
+        the user to run, never run by tvwizard.
+        """
+        return self.kind in ("pip", "uv")
 
     def install(
         self,
@@ -27,6 +40,13 @@ class Installer:
         force_reinstall: bool = False,
         no_deps: bool = False,
     ) -> list[str]:
+        if self.kind == "conda":
+            specs = []
+            for req in requirements:
+                name, _, version = req.partition("==")
+                name = _CONDA_NAMES.get(name, name)
+                specs.append(f"{name}={version.split('+')[0]}" if version else name)
+            return ["conda", "install", "--prefix", self.prefix, "--channel", self.channel, *specs]
         if self.kind == "uv":
             argv = ["uv", "pip", "install", "--python", self.python]
         else:
@@ -41,17 +61,25 @@ class Installer:
         return argv
 
     def uninstall(self, names: list[str]) -> list[str]:
+        if self.kind == "conda":
+            return ["conda", "remove", "--prefix", self.prefix, *(_CONDA_NAMES.get(n, n) for n in names)]
         if self.kind == "uv":
             return ["uv", "pip", "uninstall", "--python", self.python, *names]
         return [self.python, "-m", "pip", "uninstall", "-y", *names]
 
 
 def installer_for(ev: Evidence) -> Installer:
-    """pip unless the env says otherwise (uv's INSTALLER stamp or env kind)."""
+    """pip unless the env says otherwise: conda where conda owns torch, uv for uv envs."""
     python = ev.target.python
     interp = ev.data("interpreter")
     torch = ev.dist("torch") or ev.dist("torchvision") or {}
-    if str(torch.get("installer", "")).strip() == "uv" or interp.get("env_kind") == "uv":
+    installer = str(torch.get("installer", "")).strip()
+    records = (ev.data("distributions").get("conda") or {}).get("records") or []
+    conda_torch = next((r for r in records if r.get("name") in ("pytorch", "pytorch-cpu", "pytorch-gpu")), None)
+    if installer == "conda" or (conda_torch is not None and not torch):
+        channel = str((conda_torch or {}).get("channel") or "conda-forge").rstrip("/").rsplit("/", 1)[-1]
+        return Installer("conda", python, prefix=ev.target.prefix, channel=channel or "conda-forge")
+    if installer == "uv" or interp.get("env_kind") == "uv":
         return Installer("uv", python)
     return Installer("pip", python)
 

@@ -69,6 +69,11 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None) -> 
     inst = installer_for(ev)
     req, index, force = _requirement(ev, "torchvision", expected, variant)
     argv = inst.install([req], index_url=index, force_reinstall=force, no_deps=True)
+    conda_note = (
+        " conda owns torch in this env: install with conda, not pip, or you get two torches."
+        if (inst.kind == "conda")
+        else ""
+    )
     old = ev.torchvision_version() or "the previous version"
     where = index or "PyPI"
     return Fix(
@@ -77,7 +82,7 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None) -> 
         f"{' (' + variant + ')' if variant else ''}",
         kind="command",
         why=f"torchvision {expected} is the release made for torch {torch_base.rsplit('.', 1)[0]}.x, "
-        f"in the same build variant ({variant or 'default'}), from {where}.",
+        f"in the same build variant ({variant or 'default'}), from {where}.{conda_note}",
         commands=[quote(argv)],
         argv=[argv],
         changes=f"Replaces torchvision {old} in {ev.target.prefix or 'the target env'}; torch is not touched "
@@ -87,7 +92,7 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None) -> 
         else "",
         download=TORCHVISION_SIZE,
         restart=True,
-        applicable=True,
+        applicable=inst.auto,
     )
 
 
@@ -118,7 +123,7 @@ def newest_pair_fix(ev: Evidence, variant: str | None) -> Fix | None:
         undo="Reinstall the previous versions the same way, or recreate the environment.",
         download=CUDA_TORCH_SIZE if cuda or variant is None else CPU_TORCH_SIZE,
         restart=True,
-        applicable=True,
+        applicable=inst.auto,
     )
 
 

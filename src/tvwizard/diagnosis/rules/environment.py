@@ -22,8 +22,11 @@ def numpy_abi(ev: Evidence) -> Finding | None:
     warned = any("_ARRAY_API not found" in w.get("message", "") for w in torch.get("warnings") or [])
     if not (banner or warned or "Numpy is not available" in numpy_err):
         return None
+    from tvwizard.fixes.commands import installer_for, quote
+
     numpy = ev.dist("numpy")
-    inst_py = ev.target.python
+    inst = installer_for(ev)
+    argv = inst.install(["numpy<2"])
     return Finding(
         id="numpy-abi",
         severity=Severity.ERROR,
@@ -39,11 +42,11 @@ def numpy_abi(ev: Evidence) -> Finding | None:
                 id="numpy-below-2",
                 title="Install NumPy 1.x",
                 kind="command",
-                commands=[f"{inst_py} -m pip install 'numpy<2'"],
-                argv=[[inst_py, "-m", "pip", "install", "numpy<2"]],
+                commands=[quote(argv)],
+                argv=[argv],
                 why="The torch installed here needs NumPy 1.x; torch 2.3+ supports NumPy 2.",
                 restart=True,
-                applicable=True,
+                applicable=inst.auto,
             )
         ],
         checks=["import_torch"],
@@ -275,7 +278,7 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
                         kind="command",
                         commands=[quote(argv)],
                         argv=[argv],
-                        applicable=True,
+                        applicable=inst.auto,
                         restart=True,
                         why=f"{u.requirer} declares it in Requires-Dist.",
                     )

@@ -74,7 +74,10 @@ def abi_mismatch(ev: Evidence) -> Finding | None:
     tb, vb = ev.torch_build(), ev.torchvision_build()
     if tb is not None and vb is not None and not knowledge.is_released_pair(tb.base, vb.base):
         return None  # version-mismatch explains the symbols
+    from tvwizard.demangle import demangle_all
+
     sym = errors[0]["error"].split("undefined symbol:")[-1].strip()
+    sym = demangle_all([sym]).get(sym, sym)
     return Finding(
         id="abi-mismatch",
         severity=Severity.ERROR,
@@ -134,7 +137,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
                     kind="command",
                     commands=[quote(argv)],
                     argv=[argv],
-                    applicable=True,
+                    applicable=inst.auto,
                     restart=True,
                     why="A fresh copy of the same version replaces the damaged files; nothing else changes.",
                     download="",

@@ -64,7 +64,7 @@ def torch_missing(ev: Evidence) -> Finding | None:
                 argv=[argv],
                 download="about 3 GB on Linux x86_64 (a CUDA build); add --index-url "
                 "https://download.pytorch.org/whl/cpu and +cpu versions for a 200 MB CPU build",
-                applicable=True,
+                applicable=inst.auto,
             )
         )
     return Finding(
@@ -120,7 +120,9 @@ def version_mismatch(ev: Evidence) -> Finding | None:
         evidence.append(Ev("knowledge", "requirement", f"torchvision {vb.base} requires torch{req}"))
     symbols = [f["error"] for f in ev.extension_errors() if "undefined symbol" in f.get("error", "")]
     if symbols:
-        evidence.append(Ev("live", "extensions", symbols[0]))
+        from tvwizard.demangle import demangle_text
+
+        evidence.append(Ev("live", "extensions", demangle_text(symbols[0])))
     made_for = knowledge.expected_torch(vb.base)
     title = f"torchvision {vb.base} is made for torch {made_for or req or '?'}; your torch is {ev.torch_version()}"
     fixes = [f for f in (pair_torchvision_fix(ev, tb.base, tb.variant), newest_pair_fix(ev, tb.variant)) if f]
