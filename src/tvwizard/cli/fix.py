@@ -22,16 +22,30 @@ def plan(report: Report, finding_id: str | None = None) -> list[tuple[Finding, l
     return out
 
 
-def _env_lines(fix: Fix) -> list[str]:
-    try:
-        from tvwizard.fixes.shell import detect_shell, render_env
+SOURCE_HINT = {
+    "bash": "source {path}",
+    "zsh": "source {path}",
+    "fish": "source {path}",
+    "powershell": ". {path}",
+}
 
-        return render_env(fix.env, detect_shell()).splitlines()
-    except ImportError:  # pragma: no cover - shell rendering ships with the package
-        return [f"export {k}={v}" if v is not None else f"unset {k}" for k, v in fix.env.items()]
+
+def env_file_text(items: list[tuple[Finding, list[Fix]]], shell: str) -> str:
+    """A file the user's shell can source with every env-var fix of the plan."""
+    from tvwizard.fixes.shell import LABELS, render_env
+
+    lines = [f"# Written by tvwizard for {LABELS.get(shell, shell)}. Source it in the shell you run Python from."]
+    for finding, fixes in items:
+        for fix in fixes:
+            if fix.kind == "env" and fix.env:
+                lines.append(f"# {finding.id}: {fix.title}")
+                lines.extend(render_env(fix.env, shell))
+    return "\n".join(lines) + "\n"
 
 
-def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.stdout) -> None:
+def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.stdout, shell: str = "bash") -> None:
+    from tvwizard.fixes.shell import LABELS, fix_lines
+
     if not items:
         print(
             "Nothing to fix: "
@@ -56,8 +70,9 @@ def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.s
             print(f"   Fix {i}: {fix.title}" + ("" if fix.applicable else "  (by hand)"), file=out)
             if fix.why:
                 print(f"      why: {fix.why}", file=out)
-            lines = fix.commands if fix.kind != "env" else _env_lines(fix)
-            for cmd in lines:
+            if fix.kind == "env":
+                print(f"      in {LABELS.get(shell, shell)} (--shell for another):", file=out)
+            for cmd in fix_lines(fix, shell):
                 print(f"      $ {cmd}", file=out)
             for label, value in (("changes", fix.changes), ("downloads", fix.download), ("undo", fix.undo)):
                 if value:
@@ -77,7 +92,19 @@ def run_fix(args: argparse.Namespace) -> int:
         ids = ", ".join(sorted({f.id for f in report.findings})) or "none"
         print(f"tvwizard: no fixes for finding {args.finding!r} (findings here: {ids})", file=sys.stderr)
         return 2
-    print_plan(report, items)
+    from tvwizard.fixes.shell import detect_shell
+
+    shell = getattr(args, "shell", None) or detect_shell()
+    print_plan(report, items, shell=shell)
+    env_file = getattr(args, "env_file", None)
+    if env_file:
+        if not any(fix.kind == "env" for _, fixes in items for fix in fixes):
+            print("tvwizard: no environment-variable fix in this plan; no file written.", file=sys.stderr)
+        else:
+            from pathlib import Path
+
+            Path(env_file).write_text(env_file_text(items, shell), encoding="utf-8")
+            print(f"Wrote {env_file}: {SOURCE_HINT[shell].format(path=env_file)}")
     if not args.apply:
         if items:
             print(
