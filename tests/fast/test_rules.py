@@ -378,3 +378,18 @@ def test_demangled_symbol_in_the_evidence():
 
     text = demangle_text("undefined symbol: _ZN3c104cuda29c10_cuda_check_implementationEiPKcS2_jb")
     assert "c10::cuda::c10_cuda_check_implementation(int, char const*, char const*, unsigned int, bool)" in text
+
+
+def test_torch_missing_on_a_machine_without_gpu_gets_the_cpu_build():
+    e = ev(distributions=dists())
+    e.system = {"gpu": {"state": "no-driver"}}
+    fix = diagnose(e)[0].fixes[0]
+    assert "torch==2.14.1+cpu" in fix.argv[0] and "https://download.pytorch.org/whl/cpu" in fix.argv[0]
+
+
+def test_commands_name_the_real_interpreter_not_a_shim():
+    e = ev(distributions=dists(("torch", "2.14.1"), ("torchvision", "0.28.0")))
+    e.target.python = "/home/me/.pyenv/shims/python3"
+    e.target.executable = "/home/me/.pyenv/versions/3.11.7/bin/python3"
+    fix = next(f for f in diagnose(e) if f.id == "version-mismatch").fixes[0]
+    assert fix.argv[0][0] == "/home/me/.pyenv/versions/3.11.7/bin/python3"

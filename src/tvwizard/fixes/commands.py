@@ -69,8 +69,12 @@ class Installer:
 
 
 def installer_for(ev: Evidence) -> Installer:
-    """pip unless the env says otherwise: conda where conda owns torch, uv for uv envs."""
-    python = ev.target.python
+    """pip unless the env says otherwise: conda where conda owns torch, uv for uv envs.
+
+    The command names the interpreter itself (``sys.executable`` as the target reported
+    it), not a pyenv shim or a PATH lookup that may pick another Python elsewhere.
+    """
+    python = ev.target.executable or ev.target.python
     interp = ev.data("interpreter")
     torch = ev.dist("torch") or ev.dist("torchvision") or {}
     installer = str(torch.get("installer", "")).strip()

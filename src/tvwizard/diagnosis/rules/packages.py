@@ -50,20 +50,30 @@ def torch_missing(ev: Evidence) -> Finding | None:
         return None
     inst = installer_for(ev)
     python = ev.target.version
-    pair = knowledge.newest_pair(python) if python else None
+    gpu_state = (ev.system.get("gpu") or {}).get("state")
+    no_gpu = gpu_state in ("no-driver", "no-gpu")
+    pair = knowledge.newest_pair(python, variant="cpu" if no_gpu else None) if python else None
     fixes = []
     if pair is not None:
-        argv = inst.install([f"torch=={pair.torch}", f"torchvision=={pair.torchvision}"])
+        reqs = [f"torch=={pair.torch}", f"torchvision=={pair.torchvision}"]
+        if pair.variant:
+            reqs = [f"{r}+{pair.variant}" for r in reqs]
+        argv = inst.install(reqs, index_url=pair.index_url)
         fixes.append(
             Fix(
                 id="install-torch",
-                title=f"Install torch {pair.torch} and torchvision {pair.torchvision}",
+                title=f"Install torch {pair.torch} and torchvision {pair.torchvision}"
+                + (" (CPU build: no NVIDIA GPU here)" if no_gpu else ""),
                 kind="command",
-                why="The newest released pair for this Python, from PyPI (its default build for this platform).",
+                why="The newest released pair for this Python"
+                + (
+                    ", CPU build from the CPU index."
+                    if no_gpu
+                    else ", from PyPI (its default build for this platform)."
+                ),
                 commands=[quote(argv)],
                 argv=[argv],
-                download="about 3 GB on Linux x86_64 (a CUDA build); add --index-url "
-                "https://download.pytorch.org/whl/cpu and +cpu versions for a 200 MB CPU build",
+                download="about 200 MB" if no_gpu else "about 3 GB on Linux x86_64 (a CUDA build)",
                 applicable=inst.auto,
             )
         )
