@@ -132,7 +132,7 @@ def run_fix(args: argparse.Namespace) -> int:
     from tvwizard.fixes.apply import FixRefused, apply_fix
 
     try:
-        result = asyncio.run(apply_fix(fix, target.python, lambda line: print(line, flush=True)))
+        result = asyncio.run(apply_fix(fix, [target.python, target.executable], lambda line: print(line, flush=True)))
     except FixRefused as exc:
         print(f"tvwizard: {exc}", file=sys.stderr)
         return 2

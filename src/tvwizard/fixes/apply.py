@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tvwizard.model import Fix, Report
@@ -29,8 +29,17 @@ class ApplyResult:
     output: list[str] = field(default_factory=list)  # last lines of output
 
 
-def check_runnable(fix: Fix, target_python: str) -> None:
-    """Refuse anything that is not a plain command on the target's own installer."""
+def _names(target_python: str | Sequence[str]) -> set[str]:
+    return {target_python} if isinstance(target_python, str) else set(target_python)
+
+
+def check_runnable(fix: Fix, target_python: str | Sequence[str]) -> None:
+    """Refuse anything that is not a plain command on the target's own installer.
+
+    ``target_python``: the target interpreter's path(s): as given and as it reports itself
+    (``Target.python`` and ``Target.executable`` differ for pyenv shims and symlinks).
+    """
+    allowed = _names(target_python)
     if not fix.applicable or fix.kind != "command" or not fix.argv:
         raise FixRefused(f"fix {fix.id!r} is not one tvwizard applies: follow its steps by hand")
     for argv in fix.argv:
@@ -39,14 +48,14 @@ def check_runnable(fix: Fix, target_python: str) -> None:
         prog = os.path.basename(argv[0])
         if prog in ("sudo", "su", "doas", "pkexec"):
             raise FixRefused("tvwizard never runs anything with sudo")
-        uses_target = argv[0] == target_python or (prog == "uv" and target_python in argv)
+        uses_target = argv[0] in allowed or (prog == "uv" and bool(allowed & set(argv)))
         if not uses_target:
             raise FixRefused(f"{argv[0]} is not the target's own interpreter or installer; refusing to run it")
 
 
 async def apply_fix(
     fix: Fix,
-    target_python: str,
+    target_python: str | Sequence[str],
     on_line: Callable[[str], None] | None = None,
     *,
     env: dict[str, str] | None = None,
