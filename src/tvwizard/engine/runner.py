@@ -300,7 +300,7 @@ async def run_probe(
         ]
         try:
             await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # distinct classes before Python 3.11
             timed_out = True
             # Ask for a dump of every thread first: it shows where the probe hung.
             with contextlib.suppress(ProcessLookupError):

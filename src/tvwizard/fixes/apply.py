@@ -80,7 +80,7 @@ async def apply_fix(
         )
         try:
             rc = await asyncio.wait_for(_pump(proc, tail, emit), timeout)
-        except (TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.TimeoutError, asyncio.CancelledError):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
