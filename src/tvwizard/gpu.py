@@ -219,9 +219,7 @@ class CtypesNVML:
 
     def cuda_driver_version(self) -> int:
         v = ctypes.c_int()
-        self._call(
-            self._fn("nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion"), ctypes.byref(v)
-        )
+        self._call(self._fn("nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion"), ctypes.byref(v))
         return v.value
 
     def device_count(self) -> int:
@@ -247,9 +245,7 @@ class CtypesNVML:
 
     def compute_capability(self, handle: Any) -> tuple[int, int]:
         major, minor = ctypes.c_int(), ctypes.c_int()
-        self._call(
-            self._fn("nvmlDeviceGetCudaComputeCapability"), handle, ctypes.byref(major), ctypes.byref(minor)
-        )
+        self._call(self._fn("nvmlDeviceGetCudaComputeCapability"), handle, ctypes.byref(major), ctypes.byref(minor))
         return major.value, minor.value
 
     def memory_total(self, handle: Any) -> int:
@@ -306,9 +302,7 @@ def run_command(argv: Sequence[str], timeout: float) -> CommandResult:
             out, err = proc.communicate(timeout=1.0)
         except (subprocess.TimeoutExpired, OSError, ValueError):
             out, err = b"", b""
-        return CommandResult(
-            None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), timed_out=True
-        )
+        return CommandResult(None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), timed_out=True)
     return CommandResult(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
@@ -408,9 +402,7 @@ def _strtoul(s: str) -> int:
     return int(m.group(0)) if m else -1
 
 
-def resolve_visible(
-    value: str | None, gpus: Sequence[Mapping[str, Any]], order: str | None = None
-) -> dict[str, Any]:
+def resolve_visible(value: str | None, gpus: Sequence[Mapping[str, Any]], order: str | None = None) -> dict[str, Any]:
     """Which of ``gpus`` a CUDA process sees under ``CUDA_VISIBLE_DEVICES=value``.
 
     CUDA reads the list left to right and stops at the first entry it cannot use (a
@@ -601,9 +593,7 @@ def _first_lines(text: str, n: int = 3) -> str:
     return " / ".join([line.strip() for line in text.splitlines() if line.strip()][:n])
 
 
-def _read_smi(
-    smi: str, run: Callable[[Sequence[str], float], CommandResult], timeout: float
-) -> dict[str, Any]:
+def _read_smi(smi: str, run: Callable[[Sequence[str], float], CommandResult], timeout: float) -> dict[str, Any]:
     """Query ``smi``; drops fields an old driver does not know (compute_cap before R510)."""
     fields = list(SMI_FIELDS)
     deadline = time.monotonic() + timeout

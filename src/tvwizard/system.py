@@ -186,9 +186,7 @@ def _guard(errors: dict[str, str], name: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
-def collect_system(
-    prefix: str | None, *, root: str = "/", env: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def collect_system(prefix: str | None, *, root: str = "/", env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Facts about this machine; ``prefix`` (the target env's ``sys.prefix``) gets a disk check."""
     import psutil
 

@@ -209,9 +209,7 @@ def scan(path=None):
             try:
                 dists.append(read_dist(meta, i))
             except Exception as exc:  # one bad dist must not lose the rest
-                dists.append(
-                    {"meta": os.path.basename(meta), "loc": i, "name": None, "key": None, "error": str(exc)}
-                )
+                dists.append({"meta": os.path.basename(meta), "loc": i, "name": None, "key": None, "error": str(exc)})
     return locations, dists
 
 
@@ -384,9 +382,7 @@ def read_version_py(name):
     out["found"] = True
     values, dynamic = parse_version_py(_read(p, 64 * 1024))
     keep = ("__version__", "git_version", "cuda", "hip", "rocm", "xpu", "debug")
-    out["values"] = {
-        k: values[k] for k in keep if k in values and isinstance(values[k], (str, bool, type(None)))
-    }
+    out["values"] = {k: values[k] for k in keep if k in values and isinstance(values[k], (str, bool, type(None)))}
     out["dynamic"] = dynamic
     out.update(tag_facts(out["values"].get("__version__")))
     return out
@@ -442,8 +438,7 @@ def conda_info(dists):
                     "key": key,
                     "conda_version": version,
                     "dists": [
-                        {"version": d.get("version"), "loc": d["loc"], "installer": d.get("installer")}
-                        for d in same
+                        {"version": d.get("version"), "loc": d["loc"], "installer": d.get("installer")} for d in same
                     ],
                 }
             )

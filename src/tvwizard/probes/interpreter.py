@@ -204,9 +204,7 @@ def classify_sys_path(path=None):
             elif n in pythonpath:
                 origin = "pythonpath"
             elif zip_re.search(n) or (
-                any(_under(n, s) for s in stdlib)
-                and "site-packages" not in parts
-                and "dist-packages" not in parts
+                any(_under(n, s) for s in stdlib) and "site-packages" not in parts and "dist-packages" not in parts
             ):
                 origin = "stdlib"
             elif n in site_set:
@@ -309,9 +307,7 @@ def _environment():
     ]
     if base_conda:
         base_kind = "conda"
-    elif any(r and _under(nb, norm(os.path.join(r, "versions"))) for r in pyenv_roots) or "pyenv" in nb.split(
-        os.sep
-    ):
+    elif any(r and _under(nb, norm(os.path.join(r, "versions"))) for r in pyenv_roots) or "pyenv" in nb.split(os.sep):
         base_kind = "pyenv"
     elif any(r and _under(nb, norm(r)) for r in uv_roots):
         base_kind = "uv-python"

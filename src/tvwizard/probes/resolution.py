@@ -226,8 +226,7 @@ def dir_facts(d, names, listing):
         facts[name + "/"] = name in have and os.path.isdir(os.path.join(d, name))
         pyc = os.path.join(d, "__pycache__")
         facts["__pycache__/" + name + ".*.pyc"] = bool(
-            "__pycache__" in have
-            and any(n.startswith(name + ".") and n.endswith(".pyc") for n in listing(pyc))
+            "__pycache__" in have and any(n.startswith(name + ".") and n.endswith(".pyc") for n in listing(pyc))
         )
     facts["checkout"] = [m for m in CHECKOUT_MARKERS if m in have]
     return facts
