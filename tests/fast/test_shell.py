@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import shutil
+import subprocess
 
 import pytest
 
@@ -40,7 +40,7 @@ def test_quoting_keeps_values_verbatim():
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
 def test_bash_really_sets_the_value():
     value = "a b'c\"$d`e`\\f"
-    script = env_line("TVW_X", value, "bash") + "; printf %s \"$TVW_X\""
+    script = env_line("TVW_X", value, "bash") + '; printf %s "$TVW_X"'
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     assert out == value
 
@@ -48,7 +48,7 @@ def test_bash_really_sets_the_value():
 @pytest.mark.skipif(shutil.which("fish") is None, reason="no fish")
 def test_fish_really_sets_the_value():
     value = "a b'c\"$d\\f"
-    script = env_line("TVW_X", value, "fish") + "; printf %s \"$TVW_X\""
+    script = env_line("TVW_X", value, "fish") + '; printf %s "$TVW_X"'
     out = subprocess.run(["fish", "-c", script], capture_output=True, text=True, check=True).stdout
     assert out == value
 

@@ -1,0 +1,181 @@
+"""The wizard app and its factory.
+
+``make_app(...)`` builds a :class:`WizardApp` from its dependencies (a target resolver, a
+session runner, a probe re-runner, a fix applier, environment discovery, a clock); every
+one can be replaced, so tests drive the whole wizard with canned reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tvwizard.fixes.shell import detect_shell
+from tvwizard.model import Finding, Fix, Report, Target
+from tvwizard.tui.services import (
+    Clock,
+    EnvDiscoverer,
+    FixApplier,
+    ProbeRerunner,
+    SessionRunner,
+    TargetResolver,
+    WizardDeps,
+)
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
+
+
+@dataclass
+class WizardState:
+    target: Target | None = None
+    target_error: str | None = None  # why the last target could not be used
+    report: Report | None = None
+    shell: str = "bash"  # the shell env-var fixes are written for
+
+
+class WizardApp(App[int]):
+    TITLE = "tvwizard"
+    CSS_PATH: ClassVar[list[str]] = ["app.tcss"]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, deps: WizardDeps) -> None:
+        super().__init__()
+        self.deps = deps
+        self.state = WizardState(shell=detect_shell(deps.environ))
+        theme = deps.environ.get("TVWIZARD_THEME", "")
+        if theme in self.available_themes:  # e.g. textual-light; ctrl+p → "Change theme" too
+            self.theme = theme
+
+    # -- the flow ----------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        from tvwizard.tui.screens.target import TargetScreen
+
+        self.push_screen(TargetScreen())
+
+    def start_discovery(self, target: Target) -> None:
+        from tvwizard.tui.screens.discovery import DiscoveryScreen
+
+        self.state.target = target
+        self.state.report = None
+        self.push_screen(DiscoveryScreen(target))
+
+    def show_findings(self) -> None:
+        from tvwizard.tui.screens.findings import FindingsScreen
+
+        self.push_screen(FindingsScreen())
+
+    def show_fixes(self, finding: Finding) -> None:
+        from tvwizard.tui.screens.fixes import FixScreen
+
+        self.push_screen(FixScreen(finding))
+
+    def apply(self, finding: Finding, fix: Fix) -> None:
+        from tvwizard.tui.screens.apply import ApplyScreen
+
+        self.push_screen(ApplyScreen(finding, fix))
+
+    def back_to_findings(self) -> None:
+        from tvwizard.tui.screens.findings import FindingsScreen
+
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, FindingsScreen):
+            self.pop_screen()
+
+    def show_report(self) -> None:
+        from tvwizard.tui.screens.report import ReportScreen
+
+        if self.state.report is not None:
+            self.push_screen(ReportScreen())
+
+    # -- app-wide actions -------------------------------------------------------------------
+
+    def exit_code(self) -> int:
+        if self.state.report is not None:
+            return self.state.report.exit_code
+        if self.state.target is None and self.state.target_error:
+            return EXIT_UNUSABLE
+        return EXIT_PROBLEMS
+
+    async def action_quit(self) -> None:
+        code = self.exit_code()
+        self.exit(code, return_code=code)
+
+    def action_help(self) -> None:
+        from tvwizard.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette lists every action of the current step, then the app's own."""
+        seen: set[str] = set()
+        for binding in screen.active_bindings.values():
+            b = binding.binding
+            if not b.description or b.action in seen or not binding.enabled:
+                continue
+            seen.add(b.action)
+            action = b.action
+            yield SystemCommand(
+                b.description,
+                f"{b.description} (key: {b.key_display or b.key})",
+                lambda action=action, screen=screen: self.call_later(screen.run_action, action),
+            )
+        yield from super().get_system_commands(screen)
+
+
+def make_app(
+    *,
+    python: str | None = None,
+    timeout: float | None = None,
+    resolve_target: TargetResolver | None = None,
+    run_session: SessionRunner | None = None,
+    rerun_probe: ProbeRerunner | None = None,
+    apply_fix: FixApplier | None = None,
+    discover_envs: EnvDiscoverer | None = None,
+    clock: Clock | None = None,
+    probes: Sequence[tuple[str, str]] | None = None,
+    preselected: tuple[str, str] | None = None,
+    cwd: str | None = None,
+    environ: dict[str, str] | None = None,
+    redactor: object | None = None,
+    deps: WizardDeps | None = None,
+) -> WizardApp:
+    """The wizard, with the real engine for every dependency not given.
+
+    ``python``/``timeout`` are the CLI's ``--python``/``--timeout``.  Tests pass fakes:
+    ``run_session`` is ``async (target, on_event) -> Report``, ``rerun_probe`` is
+    ``async (target, probe, previous_report, on_event) -> Report``, ``apply_fix`` is
+    ``async (fix, target_python, on_line) -> ApplyResult``, ``discover_envs`` is
+    ``() -> [EnvCandidate]``, ``clock`` is ``() -> seconds``.
+    """
+    if deps is None:
+        from tvwizard.tui.services import default_deps
+
+        deps = default_deps(python, timeout)
+    overrides = {
+        "resolve_target": resolve_target,
+        "run_session": run_session,
+        "rerun_probe": rerun_probe,
+        "apply_fix": apply_fix,
+        "discover_envs": discover_envs,
+        "clock": clock,
+        "probes": list(probes) if probes is not None else None,
+        "preselected": preselected,
+        "cwd": cwd,
+        "environ": environ,
+        "redactor": redactor,
+    }
+    deps = replace(deps, **{k: v for k, v in overrides.items() if v is not None})
+    return WizardApp(deps)
+
+
+__all__ = ["EXIT_OK", "EXIT_PROBLEMS", "EXIT_UNUSABLE", "WizardApp", "WizardDeps", "make_app"]

@@ -1,0 +1,322 @@
+"""Step 2: run every probe, live.  One line per probe with its state, a progress bar, the
+selected probe's log as it arrives, and the findings known so far (static ones come while
+the slow import still runs).  A probe can be re-run; the run can be cancelled and started
+again; leaving the screen cancels the worker, which kills the probes' processes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.widgets import DataTable, Log, ProgressBar, Static
+
+from tvwizard.engine.events import FindingsUpdated, ProbeEvent, ProbeFinished, ProbeLog, ProbeStarted, ProbeStep
+from tvwizard.model import Finding, Report, Severity, Target
+from tvwizard.tui.format import ProbeState, duration, outcome_of, roots_first, state_text
+from tvwizard.tui.screens.base import WizardScreen
+
+STEP_MARK = {"ok": "✓", "error": "✗", "skipped": "-", "crashed": "✗", "timeout": "✗"}
+
+
+class DiscoveryScreen(WizardScreen):
+    STEP = 2
+    HELP = (
+        "Every probe runs in its own subprocess of the target Python; tvwizard never imports "
+        "torch itself. Move through the probes to see each one's log as it arrives. Findings "
+        "that need no import show up while the import still runs."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "next", "Findings"),
+        Binding("r", "rerun", "Re-run probe"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("a", "restart", "Run all again"),
+    ]
+    AUTO_FOCUS = "#probes"
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = target
+        self.states: dict[str, ProbeState] = {}
+        self.selected: str | None = None
+        self.findings: tuple[Finding, ...] = ()
+        self.running = False
+        self.cancelled = False
+        self.error: str | None = None
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        t = self.target
+        yield from self.compose_top()
+        line = Text("Examining ", style="dim")
+        line.append(t.python, style="bold")
+        extra = ", ".join(x for x in (f"Python {t.version}" if t.version else "", t.env_kind, t.how_chosen) if x)
+        if extra:
+            line.append(f"  ({extra})", style="dim")
+        yield Static(line, id="target-line")
+        with Container(id="disc-body"):
+            with Vertical(id="disc-left"):
+                yield DataTable(id="probes", cursor_type="row", show_cursor=True)
+                yield ProgressBar(id="progress", show_eta=False)
+                yield Static("", id="early")
+            yield Log(id="log", max_lines=5000)
+        yield from self.compose_bottom()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#probes", DataTable)
+        table.add_column("Probe", key="probe")
+        table.add_column("Time", key="time", width=8)
+        table.add_column("State", key="state")
+        for name, title in self.wizard.deps.probes:
+            self.states[name] = ProbeState(name, title)
+            table.add_row(title, "", state_text(self.states[name]), key=name)
+        self.query_one("#progress", ProgressBar).update(total=len(self.states), progress=0)
+        if "live" in self.states:
+            table.move_cursor(row=list(self.states).index("live"))
+        self.selected = self.selected or next(iter(self.states), None)
+        self.set_interval(0.5, self._tick)
+        self.run_all()
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _row(self, name: str) -> None:
+        st = self.states[name]
+        try:
+            table = self.query_one("#probes", DataTable)
+        except Exception:
+            return
+        if st.phase == "running" and st.started_at is not None:
+            time = duration(max(0.0, self.wizard.deps.clock() - st.started_at))
+        elif st.run is not None:
+            time = duration(st.run.duration)
+        else:
+            time = ""
+        table.update_cell(name, "state", state_text(st), update_width=True)
+        table.update_cell(name, "time", Text(time, justify="right"))
+
+    def _tick(self) -> None:
+        for name, st in self.states.items():
+            if st.phase == "running":
+                self._row(name)
+
+    def _progress(self) -> None:
+        done = sum(1 for s in self.states.values() if s.phase == "done")
+        self.query_one("#progress", ProgressBar).update(total=len(self.states), progress=done)
+
+    def _log(self, name: str, line: str) -> None:
+        st = self.states.get(name)
+        if st is None:
+            return
+        st.log.append(line)
+        if name == self.selected:
+            self.query_one("#log", Log).write_line(line)
+
+    def _show_log(self) -> None:
+        log = self.query_one("#log", Log)
+        log.clear()
+        st = self.states.get(self.selected or "")
+        if st is None:
+            return
+        log.border_title = f"Log · {st.title}"
+        log.write_lines(st.log or ["(no output yet)" if st.phase != "done" else "(no output)"])
+
+    def _early(self) -> None:
+        early = self.query_one("#early", Static)
+        report = self.wizard.state.report if not self.running else None
+        text = Text()
+        if self.error:
+            text.append(f"✗ The run failed: {self.error}", style="red")
+        elif self.cancelled:
+            text.append("Cancelled. ", style="yellow")
+            text.append("a runs every probe again; b goes back.", style="dim")
+        elif report is not None and report.verdict == "works":
+            text.append("✓ torchvision works", style="bold green")
+            text.append(" · n shows the details", style="dim")
+        elif report is not None:
+            roots = [r for r, _ in roots_first(report.findings) if r.severity is not Severity.INFO]
+            text.append(f"{len(roots)} root cause(s) found", style="bold red" if roots else "bold")
+            text.append(" · n shows them and their fixes", style="dim")
+        else:
+            roots = [r for r, _ in roots_first(list(self.findings)) if r.severity is not Severity.INFO]
+            if roots:
+                text.append("Found so far", style="bold")
+                text.append(" (the import still runs):", style="dim")
+                for r in roots[:3]:
+                    mark = "✗" if r.severity is Severity.ERROR else "!"
+                    text.append(f"\n {mark} ", style="red" if r.severity is Severity.ERROR else "yellow")
+                    text.append(r.title)
+            else:
+                text.append("Probing…", style="dim")
+        early.update(text)
+
+    # -- events from the engine --------------------------------------------------------------
+
+    def on_probe_event(self, ev: ProbeEvent) -> None:
+        """Called by the session runner, on the app's event loop, for every event."""
+        clock = self.wizard.deps.clock
+        if isinstance(ev, ProbeStarted):
+            st = self.states.get(ev.probe)
+            if st is None:
+                return
+            again = st.phase == "done"
+            st.phase, st.started_at, st.outcome, st.step, st.summary = "running", clock(), "running", "", ""
+            self._log(ev.probe, "▶ started again without the step that failed" if again else "▶ started")
+            self._row(ev.probe)
+            self._progress()
+        elif isinstance(ev, ProbeLog):
+            prefix = {"stderr": "", "stdout": "", "probe": "» "}.get(ev.line.stream, "")
+            self._log(ev.probe, prefix + ev.line.text)
+        elif isinstance(ev, ProbeStep):
+            st = self.states.get(ev.probe)
+            if st is None:
+                return
+            if ev.phase == "start":
+                st.step = ev.step
+                self._log(ev.probe, f"→ {ev.step.replace('_', ' ')}")
+            else:
+                st.step = ""
+                res = ev.result
+                if res is not None:
+                    mark = STEP_MARK.get(res.status, "•")
+                    self._log(
+                        ev.probe, f"  {mark} {ev.step.replace('_', ' ')}: {res.status} ({duration(res.duration)})"
+                    )
+            self._row(ev.probe)
+        elif isinstance(ev, ProbeFinished):
+            st = self.states.get(ev.probe)
+            if st is None:
+                return
+            st.phase, st.run, st.step = "done", ev.run, ""
+            st.outcome, st.summary = outcome_of(ev.run, None, self.findings)
+            self._log(ev.probe, f"■ finished: {ev.run.status} in {duration(ev.run.duration)}")
+            if ev.run.error:
+                self._log(ev.probe, f"  {ev.run.error}")
+            for line in (ev.run.fault or "").strip().splitlines():
+                self._log(ev.probe, "  " + line)
+            self._row(ev.probe)
+            self._progress()
+        elif isinstance(ev, FindingsUpdated):
+            self.findings = ev.findings
+            for name, st in self.states.items():
+                if st.phase == "done" and st.run is not None:
+                    st.outcome, st.summary = outcome_of(st.run, None, self.findings)
+                    self._row(name)
+            self._early()
+
+    def _finish(self, report: Report) -> None:
+        self.wizard.state.report = report
+        self.findings = tuple(report.findings)
+        for run in report.probes:
+            st = self.states.get(run.name)
+            if st is None:
+                continue
+            st.phase, st.run, st.step = "done", run, ""
+            st.outcome, st.summary = outcome_of(run, report, report.findings)
+            self._row(run.name)
+        self._progress()
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.refresh_bindings()
+        self._early()
+
+    def _mark_cancelled(self) -> None:
+        self.cancelled = True
+        for name, st in self.states.items():
+            if st.phase in ("running", "waiting"):
+                st.phase, st.outcome, st.step = "cancelled", "cancelled", ""
+                self._log(name, "■ cancelled")
+                self._row(name)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    @work(exclusive=True, group="discovery", exit_on_error=False)
+    async def run_all(self) -> None:
+        self.cancelled, self.error = False, None
+        self.wizard.state.report = None
+        self.findings = ()
+        for name, st in self.states.items():
+            st.reset()
+            self._row(name)
+        self._progress()
+        self._show_log()
+        self._set_running(True)
+        try:
+            report = await self.wizard.deps.run_session(self.target, self.on_probe_event)
+        except asyncio.CancelledError:
+            if self.is_attached:
+                self._mark_cancelled()
+            raise
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+        else:
+            self._finish(report)
+        finally:
+            if self.is_attached:
+                self._set_running(False)
+
+    @work(exclusive=True, group="discovery", exit_on_error=False)
+    async def rerun(self, name: str) -> None:
+        previous = self.wizard.state.report
+        if previous is None:
+            return
+        self.cancelled, self.error = False, None
+        st = self.states[name]
+        st.reset()
+        self._row(name)
+        self._progress()
+        if name == self.selected:
+            self._show_log()
+        self._set_running(True)
+        try:
+            report = await self.wizard.deps.rerun_probe(self.target, name, previous, self.on_probe_event)
+        except asyncio.CancelledError:
+            if self.is_attached:
+                self._mark_cancelled()
+            raise
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+        else:
+            self._finish(report)
+        finally:
+            if self.is_attached:
+                self._set_running(False)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next":
+            return None if self.running or self.wizard.state.report is None else True
+        if action == "rerun":
+            return None if self.running or self.wizard.state.report is None else True
+        if action == "cancel":
+            return True if self.running else None
+        if action == "restart":
+            return None if self.running else True
+        return True
+
+    @on(DataTable.RowHighlighted, "#probes")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.selected = event.row_key.value
+        self._show_log()
+
+    def action_next(self) -> None:
+        if not self.running and self.wizard.state.report is not None:
+            self.wizard.show_findings()
+
+    def action_rerun(self) -> None:
+        if self.selected and not self.running and self.wizard.state.report is not None:
+            self.rerun(self.selected)
+
+    def action_cancel(self) -> None:
+        if self.running:
+            self.workers.cancel_group(self, "discovery")
+
+    def action_restart(self) -> None:
+        if not self.running:
+            self.run_all()

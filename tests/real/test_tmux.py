@@ -1,0 +1,95 @@
+"""The real ``tvwizard`` in a real terminal (tmux) against a real broken env.
+
+Starts the installed console script in a detached tmux session at 100×30, walks the wizard
+with send-keys (target → discovery → findings) and reads the root cause off the screen
+with capture-pane.  Run with ``.venv/bin/pytest -m real tests/real/test_tmux.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.real, pytest.mark.tmux]
+
+TVWIZARD = Path(sys.executable).parent / "tvwizard"
+ROOT_CAUSE = re.compile(
+    r"torchvision 0\.29\.1\+cu130 is a CUDA 13\.0 build made for torch 2\.14\.1; your torch is 2\.13\.0\+cpu"
+)
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True, timeout=20).stdout
+
+
+def screen(session: str) -> str:
+    return tmux("capture-pane", "-p", "-t", session)
+
+
+def flat(text: str) -> str:
+    """The screen as one line of words: box characters gone, wrapped lines joined."""
+    text = re.sub(r"[│╭╮╰╯─▶▼▏▎▊▔▁▅▆▇█▄]", " ", text)
+    return " ".join(text.split())
+
+
+def wait_screen(session: str, predicate, what: str, seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    text = ""
+    while time.monotonic() < deadline:
+        text = screen(session)
+        if predicate(text):
+            return text
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; the screen was:\n{text}")
+
+
+@pytest.fixture
+def broken_env():
+    import realenvs
+
+    try:
+        return realenvs.build("cpu-torch-cuda-tv")
+    except realenvs.Unavailable as exc:
+        pytest.skip(f"real env unavailable: {exc}")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_wizard_in_tmux_shows_the_root_cause(broken_env, tmp_path):
+    assert TVWIZARD.exists(), f"no console script at {TVWIZARD}"
+    python = Path(broken_env) / "bin" / "python"
+    session = f"tvwizard-test-{uuid.uuid4().hex[:8]}"
+    command = f"cd {tmp_path} && TERM=xterm-256color {TVWIZARD} --python {python}; echo tvwizard-exit=$?; sleep 30"
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
+    try:
+        wait_screen(session, lambda s: "Which Python should tvwizard examine?" in s, "the target step", 30)
+        wait_screen(session, lambda s: "--python" in s, "the preselected interpreter", 10)
+        tmux("send-keys", "-t", session, "Enter")
+        wait_screen(session, lambda s: "Examining" in s and "Probe" in s, "the discovery step", 30)
+        done = wait_screen(session, lambda s: "root cause(s) found" in s, "the probes to finish", 240)
+        assert "✗" in done
+        tmux("send-keys", "-t", session, "n")
+        findings = wait_screen(session, lambda s: "torchvision is broken here" in s, "the findings step", 30)
+        # Select the build-variant root cause; its full title is in the detail pane.
+        for _ in range(3):
+            if ROOT_CAUSE.search(flat(screen(session))) and "build-variant-mismatch" in screen(session):
+                break
+            tmux("send-keys", "-t", session, "Down")
+            time.sleep(0.5)
+        findings = wait_screen(
+            session,
+            lambda s: ROOT_CAUSE.search(flat(s)) is not None and "build-variant-mismatch" in s,
+            "the build-variant-mismatch root cause",
+            10,
+        )
+        assert "What it causes" in findings
+        tmux("send-keys", "-t", session, "q")
+        wait_screen(session, lambda s: "tvwizard-exit=1" in s, "exit code 1 (problems found)", 15)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=20)
