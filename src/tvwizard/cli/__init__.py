@@ -30,7 +30,8 @@ examples:
   tvwizard check --json            the whole result as JSON (schema tvwizard.report/1)
   tvwizard --python ~/venvs/ml/bin/python check
   tvwizard fix --apply             apply a fix after confirmation, then check again
-  tvwizard report -o report.md     a redacted report for a bug ticket"""
+  tvwizard report -o report.md     a redacted report for a bug ticket
+  tvwizard fleet /shared/reports   aggregate nodes' `report --json -o DIR/{host}.json`"""
 
 
 def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file, or - for stdout (default: tvwizard-report.<ext> in the working folder)",
     )
     report.add_argument("--format", choices=("md", "json", "html"), help="default: from -o's extension, else md")
+    report.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
     report.add_argument("--no-redact", action="store_true", help="keep home paths, user/host names, tokens")
 
     compare = sub.add_parser(
@@ -105,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("a", metavar="A.json")
     compare.add_argument("b", metavar="B.json")
     compare.add_argument("--json", action="store_true", help="the differences as JSON")
+
+    fleet = sub.add_parser(
+        "fleet",
+        help="aggregate many nodes' JSON reports: who is broken, why, and the fix",
+        description="Group the JSON reports of many nodes (`tvwizard report --json -o DIR/{host}.json` "
+        "on each) by root cause and by environment. Exit code: 0 all healthy, 1 some broken or "
+        "unreadable, 2 no readable report. Recipes for Slurm, pdsh/clush, Ansible and Kubernetes: "
+        "docs/fleet.md.",
+    )
+    fleet.add_argument("paths", nargs="+", metavar="PATH", help="folders of reports (searched recursively) or files")
+    fleet.add_argument("--json", action="store_true", help="the summary as JSON (schema tvwizard.fleet/1)")
+    fleet.add_argument("--ascii", action="store_true", help="ASCII status marks instead of ✓ ! ✗")
     return parser
 
 
@@ -149,5 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         from tvwizard.cli.report import run_compare
 
         return run_compare(args)
+    if command == "fleet":
+        from tvwizard.cli.fleet import run_fleet
+
+        return run_fleet(args)
     parser.error(f"unknown command {command}")
     return EXIT_USAGE
