@@ -41,14 +41,27 @@ def zeros(n):
 """
 
 TORCH_CUDA = """
+import warnings as _warnings
+
+class _Props:
+    def __init__(self, name, major, minor, total_memory):
+        self.name, self.major, self.minor, self.total_memory = name, major, minor, total_memory
+
+_DEVICES = [_Props(*d) for d in {devices!r}]
+
 def is_available():
-    return False
+    if {warning!r}:
+        _warnings.warn({warning!r}, UserWarning)
+    return {available!r}
 def get_arch_list():
     return {arch_list!r}
 def device_count():
-    return 0
+    return len(_DEVICES) if {available!r} else 0
+def get_device_properties(i):
+    return _DEVICES[i]
 def synchronize(device=None):
-    pass
+    if {sync_error!r} and str(device).startswith("cuda"):
+        raise RuntimeError({sync_error!r})
 """
 
 TORCH_OPS = """
@@ -121,6 +134,12 @@ class FakeEnv:
     torch_extra: str = ""
     nms_extra: str = ""  # code run in nms before it returns (e.g. corrupt `keep`)
     has_ops: bool = True
+    # torch.cuda knobs (defaults: no GPU, as before)
+    cuda_available: bool = False
+    cuda_devices: list[tuple[str, int, int, int]] = field(default_factory=list)  # (name, major, minor, bytes)
+    cuda_arch_list: list[str] | None = None  # None: ["sm_80", "sm_90"] for a CUDA build, else []
+    cuda_warning: str = ""  # warned by is_available() (torch's "CUDA initialization: …")
+    cuda_sync_error: str = ""  # raised by torch.cuda.synchronize(cuda:N), as async kernel errors are
 
     def build(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
@@ -133,8 +152,19 @@ class FakeEnv:
                 f"__version__ = {self.torch + self.torch_local!r}\ncuda = {self.torch_cuda!r}\nhip = None\n"
                 "git_version = 'fake'\ndebug = False\n",
             )
-            arch = ["sm_80", "sm_90"] if self.torch_cuda else []
-            _write(pkg / "cuda.py", TORCH_CUDA.format(arch_list=arch))
+            arch = self.cuda_arch_list
+            if arch is None:
+                arch = ["sm_80", "sm_90"] if self.torch_cuda else []
+            _write(
+                pkg / "cuda.py",
+                TORCH_CUDA.format(
+                    arch_list=arch,
+                    devices=[tuple(d) for d in self.cuda_devices],
+                    available=self.cuda_available,
+                    warning=self.cuda_warning,
+                    sync_error=self.cuda_sync_error,
+                ),
+            )
             _write(pkg / "ops.py", TORCH_OPS)
             _write(pkg / "backends" / "__init__.py", "from . import cudnn\n")
             _write(pkg / "backends" / "cudnn.py", "def version():\n    return None\n")

@@ -158,7 +158,39 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     ):
         if c is not None:
             checks.append(c)
+    gpu = ev.system.get("gpu") if isinstance(ev.system, dict) else None
+    if isinstance(gpu, dict):
+        checks.append(Check("gpu", "GPU", _status(findings, "gpu", CheckStatus.INFO), _gpu_summary(gpu)))
     return checks
+
+
+def _gpu_summary(gpu: dict) -> str:
+    """``2 × NVIDIA H200 (9.0), driver 580.95, CUDA 13.0`` / ``no NVIDIA GPU`` / ``driver not loaded``."""
+    state = gpu.get("state")
+    if state == "ok":
+        groups: dict[str, int] = {}
+        for g in gpu.get("gpus") or []:
+            label = f"{g.get('name') or 'NVIDIA GPU'}" + (
+                f" ({g['compute_capability']})" if g.get("compute_capability") else ""
+            )
+            groups[label] = groups.get(label, 0) + 1
+        parts = [", ".join(f"{n} × {label}" if n > 1 else label for label, n in groups.items())]
+        if gpu.get("driver"):
+            parts.append(f"driver {gpu['driver']}")
+        if gpu.get("cuda_driver"):
+            parts.append(f"CUDA {gpu['cuda_driver']}")
+        vis = gpu.get("visible_devices") or {}
+        if vis.get("set") and vis.get("visible") is not None:
+            parts.append(f"CUDA_VISIBLE_DEVICES={vis.get('env')}: {len(vis['visible'])} visible")
+        return ", ".join(parts)
+    if state == "no-gpu":
+        return "no NVIDIA GPU" + (f" (driver {gpu['driver']} loaded)" if gpu.get("driver") else "")
+    if state == "no-driver":
+        tried = [a for a in gpu.get("attempts") or [] if a.get("path") or a.get("code") == 9]
+        return "driver not loaded" if tried else "no NVIDIA GPU"
+    if state == "timeout":
+        return "the NVIDIA driver did not answer (timed out)"
+    return f"driver error: {gpu.get('reason') or state}"[:200]
 
 
 def _native_summary(ev: Evidence) -> str:

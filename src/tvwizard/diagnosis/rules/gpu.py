@@ -1,0 +1,1001 @@
+"""Rules on the GPU side (catalog §3.8): driver, compute capability, CUDA availability.
+
+These are not import errors: ``import torchvision`` usually succeeds and the trouble starts
+at the first CUDA call.  The facts come from three places, none of which imports torch in
+tvwizard's own process:
+
+* ``Evidence.system["gpu"]``: the driver and GPUs seen by NVML / ``nvidia-smi``
+  (:func:`tvwizard.gpu.collect_gpus`), including ``CUDA_VISIBLE_DEVICES``;
+* the live probe's ``cuda`` step (``torch.cuda`` inside the target) and ``nms_cuda:N`` steps;
+* the toolchain probe's ``cuda_env`` (``CUDA_HOME``/``CUDA_PATH``).
+
+When torch cannot be imported, what the build needs is predicted from its CUDA version
+(``torch_build().cuda``) and the CUDA toolkit's own limits, never from guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tvwizard.diagnosis import knowledge
+from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.diagnosis.rules import rule
+from tvwizard.diagnosis.rules.packages import variant_conflict
+from tvwizard.fixes.commands import installer_for, quote
+from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, pair_torchvision_fix
+from tvwizard.model import Evidence as Ev
+from tvwizard.model import Finding, Fix, Severity
+
+DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
+
+# What each CUDA toolkit can compile for at all (nvcc's -arch range): a build made with CUDA
+# X carries neither cubins nor PTX below ``min``; above ``max`` it has no cubin and only runs
+# if the wheel shipped PTX that the driver can JIT.  CUDA 12.0 dropped Kepler (3.x), CUDA 13.0
+# dropped Maxwell, Pascal and Volta (5.x-7.2).
+_TOOLKIT_CC: tuple[tuple[tuple[int, int], tuple[int, int], tuple[int, int]], ...] = (
+    # (first CUDA of the row, min CC, max CC)
+    ((11, 0), (3, 5), (8, 0)),
+    ((11, 1), (3, 5), (8, 6)),
+    ((11, 8), (3, 5), (9, 0)),
+    ((12, 0), (5, 0), (9, 0)),
+    ((12, 8), (5, 0), (12, 0)),
+    ((12, 9), (5, 0), (12, 1)),
+    ((13, 0), (7, 5), (12, 1)),
+)
+
+# TORCH_CUDA_ARCH_LIST of the official Linux x86_64 wheels of recent torch (2.8 and later),
+# from pytorch's .ci/manywheel/build_cuda.sh.  Used only to *choose* a variant to suggest
+# for a GPU; the finding itself rests on the installed build's own arch list.
+_WHEEL_ARCHES = {
+    "cu126": "5.0;6.0;7.0;7.5;8.0;8.6;9.0",
+    "cu128": "7.0;7.5;8.0;8.6;9.0;10.0;12.0",
+    "cu129": "7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX",
+    "cu130": "7.5;8.0;8.6;9.0;10.0;11.0;12.0+PTX",
+    "cu132": "7.5;8.0;8.6;9.0;10.0;11.0;12.0+PTX",
+}
+
+_ARCH = re.compile(r"^(sm|compute)_(\d+)([af]?)$")
+
+
+# -- facts ---------------------------------------------------------------------------------
+
+
+def _mm(text: object) -> tuple[int, int] | None:
+    m = re.match(r"\s*(\d+)\.(\d+)", str(text or ""))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _mm_text(mm: tuple[int, int]) -> str:
+    return f"{mm[0]}.{mm[1]}"
+
+
+def _gpu(ev: Evidence) -> dict[str, Any]:
+    gpu = ev.system.get("gpu") if isinstance(ev.system, dict) else None
+    return gpu if isinstance(gpu, dict) else {}
+
+
+def _cuda_step(ev: Evidence) -> dict[str, Any]:
+    """The live ``cuda`` step's data, or {} when it did not run (torch did not import)."""
+    step = ev.step("cuda")
+    if step is None or step.status != "ok" or step.data.get("skipped"):
+        return {}
+    return step.data
+
+
+def _cuda_texts(ev: Evidence) -> list[str]:
+    """What ``torch.cuda.is_available()`` said: its warnings and error, in order."""
+    data = _cuda_step(ev)
+    texts = [str(w.get("message", "")) for w in data.get("warnings") or [] if isinstance(w, dict)]
+    err = data.get("error") or {}
+    if err:
+        texts.append(f"{err.get('type', 'Error')}: {err.get('message', '')}")
+    return [t for t in texts if t.strip()]
+
+
+def _cuda_build(ev: Evidence) -> knowledge.Build | None:
+    tb = ev.torch_build()
+    return tb if tb is not None and tb.is_cuda and tb.cuda else None
+
+
+def _python(ev: Evidence) -> str:
+    return ev.target.version or str(ev.data("interpreter").get("version") or "")
+
+
+def _env(ev: Evidence, name: str) -> str | None:
+    """A variable as the target sees it (envvars probe), else as tvwizard saw it."""
+    entry = (ev.data("envvars").get("vars") or {}).get(name)
+    if isinstance(entry, dict) and entry.get("value") is not None:
+        return str(entry["value"])
+    value = ev.env.get(name)
+    return None if value is None else str(value)
+
+
+def _no_driver_text(texts: Iterable[str]) -> str | None:
+    return next((t for t in texts if "Found no NVIDIA driver" in t), None)
+
+
+def _too_old_text(texts: Iterable[str]) -> str | None:
+    return next(
+        (t for t in texts if "driver on your system is too old" in t or "driver version is insufficient" in t), None
+    )
+
+
+def _wants_gpu(ev: Evidence) -> list[str]:
+    """Signs that this machine is meant to have an NVIDIA GPU even though no driver answers."""
+    gpu = _gpu(ev)
+    signs = []
+    for attempt in gpu.get("attempts") or []:
+        if attempt.get("source") == "nvidia-smi" and attempt.get("path"):
+            signs.append(f"nvidia-smi is installed ({attempt['path']}) but fails: {attempt.get('error') or ''}".strip())
+        if attempt.get("source") == "nvml" and attempt.get("code") == 9:
+            signs.append(
+                "the NVIDIA driver's user-space library (NVML) is installed, but the kernel driver is not loaded"
+            )
+    nodes = gpu.get("device_nodes")
+    if nodes:
+        signs.append("NVIDIA device nodes exist: " + ", ".join(str(n) for n in list(nodes)[:4]))
+    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+        value = _env(ev, name)
+        if (
+            value is not None
+            and value.strip()
+            and not value.strip().startswith("-")
+            and value.strip()
+            not in (
+                "void",
+                "none",
+            )
+        ):
+            signs.append(f"{name}={value} is set")
+    wsl = ev.system.get("wsl") if isinstance(ev.system, dict) else None
+    if isinstance(wsl, dict) and wsl.get("gpu_lib_dir"):
+        signs.append("WSL's GPU library folder /usr/lib/wsl/lib exists")
+    return signs
+
+
+def _driver_max_cuda(ev: Evidence) -> tuple[tuple[int, int] | None, str | None, str]:
+    """(newest CUDA the driver supports, driver version, where that came from)."""
+    gpu = _gpu(ev)
+    driver = gpu.get("driver")
+    if gpu.get("cuda_driver") and _mm(gpu["cuda_driver"]):
+        return _mm(gpu["cuda_driver"]), driver, str(gpu.get("source") or "driver")
+    text = _too_old_text(_cuda_texts(ev))
+    m = re.search(r"found version (\d+)", text or "")
+    if m and int(m.group(1)) > 0:
+        return _mm(knowledge.cuda_from_driver_api(m.group(1))), driver, "torch.cuda"
+    if driver:
+        table = knowledge.max_cuda_for_driver(str(driver))
+        if table:
+            return _mm(table), driver, "knowledge"
+    return None, driver, ""
+
+
+# -- fixes ---------------------------------------------------------------------------------
+
+
+def _pair_fix(ev: Evidence, pair: knowledge.Pair, fid: str, title: str, why: str) -> Fix:
+    inst = installer_for(ev)
+    tag = f"+{pair.variant}" if pair.variant else ""
+    argv = inst.install(
+        [f"torch=={pair.torch}{tag}", f"torchvision=={pair.torchvision}{tag}"], index_url=pair.index_url
+    )
+    cuda = bool(pair.variant and pair.variant.startswith("cu"))
+    return Fix(
+        id=fid,
+        title=title,
+        kind="command",
+        why=why,
+        commands=[quote(argv)],
+        argv=[argv],
+        changes=f"Replaces torch and torchvision in {ev.target.prefix or 'the target env'}, both from "
+        f"{pair.index_url or 'PyPI'} in one command so they cannot drift apart.",
+        undo="Reinstall the previous versions the same way, or recreate the environment.",
+        download=CUDA_TORCH_SIZE if cuda else CPU_TORCH_SIZE,
+        restart=True,
+        applicable=True,
+    )
+
+
+def _cpu_pair(ev: Evidence) -> knowledge.Pair | None:
+    """The CPU build of the installed release when published, else the newest CPU pair."""
+    tb = ev.torch_build()
+    if tb is not None:
+        rel = knowledge.release(tb.base)
+        if rel is not None and "cpu" in rel.variants and knowledge.python_supported(rel.torch, _python(ev) or "3"):
+            return knowledge.Pair(rel.torch, rel.torchvision, rel.torchaudio, "cpu", knowledge.index_url("cpu"))
+    python = _python(ev)
+    return knowledge.newest_pair(python, variant="cpu") if python else None
+
+
+def _cpu_fix(ev: Evidence, why: str) -> Fix | None:
+    pair = _cpu_pair(ev)
+    if pair is None:
+        return None
+    fix = _pair_fix(
+        ev,
+        pair,
+        "install-cpu-pair",
+        f"Switch to the CPU build: torch {pair.torch}+cpu + torchvision {pair.torchvision}+cpu",
+        why,
+    )
+    nvidia = sorted(str(d["name"]) for d in ev.dists() if str(d.get("name", "")).lower().startswith("nvidia-"))
+    if nvidia:
+        argv = installer_for(ev).uninstall(nvidia)
+        fix.commands.append(quote(argv))
+        fix.argv.append(argv)
+        fix.changes += f" Then removes the {len(nvidia)} nvidia-* CUDA library packages the CUDA build pulled in."
+    return fix
+
+
+def _driver_fix(need: str | None, ev: Evidence, verb: str = "Upgrade") -> Fix:
+    floor = knowledge.min_driver_for_cuda(need) if need else None
+    container = ev.system.get("container") if isinstance(ev.system, dict) else None
+    wsl = ev.system.get("wsl") if isinstance(ev.system, dict) else None
+    if isinstance(wsl, dict) and wsl.get("detected"):
+        how = (
+            "Under WSL the driver is the Windows one: update the NVIDIA driver in Windows "
+            "(never install a Linux driver inside WSL), then `wsl --shutdown`."
+        )
+    elif isinstance(container, dict) and container.get("detected"):
+        how = "In a container the driver is the host's: upgrade it on the host, then restart the container."
+    else:
+        how = (
+            "Install it from your distribution's packages (e.g. `sudo ubuntu-drivers install`) "
+            f"or {DRIVER_DOWNLOAD}, then reboot."
+        )
+    return Fix(
+        id="upgrade-driver",
+        title=f"{verb} the NVIDIA driver ({floor} or newer)" if floor else f"{verb} the NVIDIA driver",
+        kind="manual",
+        why=f"Keeps this torch build as it is. {how}",
+        changes="The system's NVIDIA driver (needs administrator rights and a reboot).",
+        restart=True,
+    )
+
+
+# -- gpu-driver-missing / cuda-build-without-gpu -------------------------------------------
+
+
+def _no_driver(ev: Evidence) -> tuple[bool, bool, list[Ev]]:
+    """(no NVIDIA driver answers, that is certain, evidence) from the host facts and/or torch.
+
+    Certain: the host facts say so, or torch said 'Found no NVIDIA driver'.  A silent
+    ``is_available() == False`` without host facts is only a hint (it also means "no device").
+    """
+    gpu = _gpu(ev)
+    evidence = []
+    host = gpu.get("state") == "no-driver"
+    if host:
+        evidence.append(Ev("system", "gpu", f"no NVIDIA driver answered: {gpu.get('reason') or 'no driver found'}"))
+    text = _no_driver_text(_cuda_texts(ev))
+    if text:
+        evidence.append(Ev("live", "cuda", text[:400]))
+    cuda = _cuda_step(ev)
+    torch_none = bool(cuda) and cuda.get("available") is False and not _cuda_texts(ev) and not gpu
+    if torch_none:  # torch saw no device and no host facts to say more
+        evidence.append(Ev("live", "cuda", "torch.cuda.is_available() is False"))
+    return bool(host or text or torch_none), bool(host or text), evidence
+
+
+@rule("distributions|live")
+def gpu_driver_missing(ev: Evidence) -> list[Finding]:
+    tb = _cuda_build(ev)
+    if tb is None:
+        return []
+    gpu = _gpu(ev)
+    if gpu.get("state") in ("ok", "no-gpu", "driver-error", "timeout") or _cuda_step(ev).get("available"):
+        return []  # a driver is there; other rules say what is wrong with it
+    missing, certain, evidence = _no_driver(ev)
+    if not missing:
+        return []
+    signs = _wants_gpu(ev) if certain else []
+    build = f"torch {ev.torch_version()} (CUDA {tb.cuda})"
+    if not signs:
+        return [_without_gpu(ev, tb, evidence, "no NVIDIA driver or GPU was found")]
+    floor = knowledge.min_driver_for_cuda(tb.cuda or "")
+    fixes = [_driver_fix(tb.cuda, ev, "Install or load")]
+    container = ev.system.get("container") if isinstance(ev.system, dict) else None
+    if isinstance(container, dict) and container.get("detected"):
+        fixes.insert(
+            0,
+            Fix(
+                id="container-gpus",
+                title="Start the container with the GPUs passed in (`docker run --gpus all …`)",
+                kind="manual",
+                why="A container sees no NVIDIA driver unless the NVIDIA Container Toolkit maps it in: "
+                "`--gpus all` (Docker), `--device nvidia.com/gpu=all` (Podman/CDI) or a GPU resource request "
+                "(Kubernetes).",
+                restart=True,
+            ),
+        )
+    cpu = _cpu_fix(
+        ev,
+        "If this machine is not meant to use the GPU, the CPU build does everything else "
+        "and is about 15 times smaller.",
+    )
+    if cpu is not None:
+        fixes.append(cpu)
+    return [
+        Finding(
+            id="gpu-driver-missing",
+            severity=Severity.ERROR,
+            title=f"No NVIDIA driver is loaded, so {build} cannot use the GPU",
+            explanation=(
+                "The NVIDIA kernel driver is not running, so CUDA finds no device and "
+                "`torch.cuda.is_available()` is False; everything falls back to the CPU or fails with "
+                "'Found no NVIDIA driver on your system'. "
+                f"This machine looks like it should have one ({signs[0].split(' but ')[0]}). "
+                f"This build needs driver {floor or 'a recent driver'} or newer."
+            ),
+            evidence=[*evidence, *(Ev("system", "gpu", s) for s in signs)],
+            fixes=fixes,
+            checks=["cuda", "gpu"],
+        )
+    ]
+
+
+def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Ev], what: str) -> Finding:
+    fixes = []
+    cpu = _cpu_fix(
+        ev,
+        "The CPU build runs everything torchvision does on this machine, from a download "
+        f"of {CPU_TORCH_SIZE} instead of {CUDA_TORCH_SIZE}.",
+    )
+    if cpu is not None:
+        fixes.append(cpu)
+    return Finding(
+        id="cuda-build-without-gpu",
+        severity=Severity.INFO,
+        title=f"torch {ev.torch_version()} is a CUDA {tb.cuda} build, but this machine has no NVIDIA GPU",
+        explanation=(
+            f"Nothing is broken: {what}, so torch runs on the CPU. But the CUDA build and its "
+            f"nvidia-* libraries take {CUDA_TORCH_SIZE.removeprefix('about ')} of disk for nothing here; "
+            "the CPU build from the CPU index does the same work in a fraction of the space."
+        ),
+        evidence=evidence,
+        fixes=fixes,
+        checks=["gpu"],
+    )
+
+
+@rule("distributions|live")
+def cuda_build_without_gpu(ev: Evidence) -> Finding | None:
+    """The driver answers but reports no GPU (the no-driver case is in gpu_driver_missing)."""
+    tb = _cuda_build(ev)
+    gpu = _gpu(ev)
+    if tb is None or gpu.get("state") != "no-gpu":
+        return None
+    driver = gpu.get("driver")
+    what = f"the NVIDIA driver{' ' + str(driver) if driver else ''} is loaded but reports no GPU"
+    return _without_gpu(ev, tb, [Ev("system", "gpu", gpu.get("reason") or "no GPU listed")], what)
+
+
+# -- driver-too-old -------------------------------------------------------------------------
+
+
+@rule("distributions|live")
+def driver_too_old(ev: Evidence) -> Finding | None:
+    tb = _cuda_build(ev)
+    if tb is None or _gpu(ev).get("state") == "no-gpu":
+        return None  # without a GPU the driver's age does not matter (cuda-build-without-gpu)
+    need = _mm(tb.cuda)
+    have, driver, source = _driver_max_cuda(ev)
+    if need is None or have is None or need <= have:
+        return None
+    texts = _cuda_texts(ev)
+    failed = _too_old_text(texts)
+    toolkit_floor = knowledge.min_driver_for_cuda(tb.cuda or "")
+    compat_floor = knowledge.min_driver_for_cuda(tb.cuda or "", "minor_compat")
+    same_major = need[0] == have[0]
+    if same_major and not failed:
+        # Minor-version compatibility: a driver of the same major family runs the build unless
+        # it is below that family's floor.
+        below = bool(driver and compat_floor and _ints(driver) < _ints(compat_floor))
+        certain = below
+    else:
+        certain = True
+    if _cuda_step(ev).get("available") and not failed:
+        certain = False
+    drv_words = f"driver {driver}" if driver else "the NVIDIA driver"
+    if same_major and not certain:
+        need_words = f"torch {ev.torch_version()} is built for CUDA {tb.cuda}" + (
+            f" (fully supported from driver {toolkit_floor})" if toolkit_floor else ""
+        )
+    else:
+        need_words = f"torch {ev.torch_version()} needs CUDA {tb.cuda}" + (
+            f" (driver ≥ {toolkit_floor})" if toolkit_floor else ""
+        )
+    title = f"{drv_words[0].upper() + drv_words[1:]} supports CUDA {_mm_text(have)}; {need_words}"
+    evidence = []
+    if driver or _gpu(ev).get("cuda_driver"):
+        evidence.append(
+            Ev(
+                "system",
+                "gpu",
+                f"driver {driver or '?'}, newest CUDA it supports: "
+                f"{_gpu(ev).get('cuda_driver') or _mm_text(have)} ({source})",
+            )
+        )
+    if failed:
+        evidence.append(Ev("live", "cuda", failed[:400]))
+    evidence.append(
+        Ev(
+            "distributions" if not ev.step_data("import_torch").get("ok") else "live",
+            "torch",
+            f"torch {ev.torch_version()}, built with CUDA {tb.cuda}",
+        )
+    )
+    if same_major and not certain:
+        explanation = (
+            f"This build uses CUDA {tb.cuda}, newer than the {_mm_text(have)} this driver was made for. "
+            f"It still starts through CUDA minor-version compatibility (CUDA {need[0]}.x runs on drivers "
+            f"≥ {compat_floor or '?'}), but features that compile GPU code at run time (PTX JIT, nvJitLink, "
+            "some torch.compile paths) can fail. Upgrading the driver removes the risk."
+        )
+        severity = Severity.WARNING
+    else:
+        compat_words = (
+            f" ({compat_floor} with minor-version compatibility)"
+            if compat_floor and compat_floor != toolkit_floor
+            else ""
+        )
+        explanation = (
+            f"Every CUDA build needs a driver at least as new as its CUDA version: CUDA {tb.cuda} needs "
+            f"driver {toolkit_floor or '?'} or newer{compat_words}. "
+            "With this driver torch reports `torch.cuda.is_available() == False` and the first CUDA call "
+            "raises 'The NVIDIA driver on your system is too old'. Upgrade the driver, or install a torch "
+            "built for a CUDA this driver supports."
+        )
+        severity = Severity.ERROR
+    pair_fix = _older_cuda_fix(ev, have, tb, strict_only=severity is Severity.WARNING)
+    upgrade = _driver_fix(tb.cuda, ev)
+    fixes = [upgrade, pair_fix] if severity is Severity.WARNING else [pair_fix, upgrade]
+    return Finding(
+        id="driver-too-old",
+        severity=severity,
+        title=title,
+        explanation=explanation,
+        evidence=evidence,
+        fixes=[f for f in fixes if f is not None],
+        checks=["cuda", "gpu"],
+    )
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", str(text)))
+
+
+def _older_cuda_fix(
+    ev: Evidence, have: tuple[int, int], tb: knowledge.Build, *, strict_only: bool = False
+) -> Fix | None:
+    """The newest pair for a CUDA this driver runs; ``strict_only``: no minor-version compatibility."""
+    python = _python(ev)
+    if not python:
+        return None
+    # Minor-version compatibility lets a driver of CUDA X.y run any X.z build (a driver that
+    # reports X.y is at least the X.0 driver, the family's floor): PyTorch's wheels rely on it,
+    # and it reaches a newer torch than the strict table would.
+    family = [
+        _mm(row.get("cuda"))
+        for row in knowledge.load_data()["cuda_drivers"]["toolkit"]
+        if (_mm(row.get("cuda")) or (0, 0))[0] == have[0]
+    ]
+    cap = _mm_text(max(f for f in family if f)) if any(family) and not strict_only else None
+    strict = _mm_text(have)
+    pair = knowledge.newest_pair(python, max_cuda=cap) if cap else None
+    pair_cuda = _mm(knowledge.cuda_of_variant(pair.variant)) if pair is not None and pair.variant else None
+    compat = pair_cuda is not None and pair_cuda > have
+    if pair is None:
+        pair = knowledge.newest_pair(python, max_cuda=strict)
+        compat = False
+    if pair is None or pair.variant is None or (pair.torch == tb.base and pair.variant == tb.variant):
+        return None
+    cuda = knowledge.cuda_of_variant(pair.variant)
+    why = f"The newest torch + torchvision pair for Python {python} built for CUDA ≤ {cap if compat else strict}."
+    if compat:
+        floor = knowledge.min_driver_for_cuda(cuda or "", "minor_compat")
+        why += (
+            f" CUDA {cuda} is newer than the driver's {strict}, but runs on it through CUDA minor-version "
+            f"compatibility (CUDA {cuda.split('.')[0] if cuda else '?'}.x needs driver ≥ {floor})."
+        )
+    return _pair_fix(
+        ev,
+        pair,
+        "install-pair-for-driver",
+        f"Keep the driver; install torch {pair.torch}+{pair.variant} + torchvision {pair.torchvision}+{pair.variant}",
+        why,
+    )
+
+
+# -- gpu-arch-unsupported ---------------------------------------------------------------------
+
+
+@dataclass
+class _Device:
+    label: str  # "GPU 0 (NVIDIA A100-SXM4-80GB)"
+    cc: tuple[int, int]
+    cuda_index: int | None  # ordinal inside CUDA (nms_cuda:N), when known
+    source: str
+
+
+def _devices(ev: Evidence) -> list[_Device]:
+    """The GPUs a CUDA process here would use: torch's own list, else the visible host GPUs."""
+    out = []
+    cuda = _cuda_step(ev)
+    for dev in cuda.get("devices") or []:
+        cc = _mm(dev.get("capability"))
+        if cc is not None:
+            name = f" ({dev['name']})" if dev.get("name") else ""
+            out.append(_Device(f"cuda:{dev.get('index')}{name}", cc, dev.get("index"), "live"))
+    if out:
+        return out
+    for g in _gpu(ev).get("gpus") or []:
+        cc = _mm(g.get("compute_capability"))
+        if cc is None or g.get("visible") is False:
+            continue
+        name = f" ({g['name']})" if g.get("name") else ""
+        out.append(_Device(f"GPU {g.get('index')}{name}", cc, g.get("cuda_index"), "system"))
+    return out
+
+
+def arch_covers(cc: tuple[int, int], arch_list: Iterable[str]) -> str | None:
+    """The arch-list entry that gives a device of compute capability ``cc`` a kernel, or None.
+
+    ``sm_XY`` cubins run on the same major at an equal or higher minor (sm_80 runs on 8.6,
+    sm_86 not on 8.0); ``sm_XYa`` only on exactly X.Y; ``compute_XY`` is PTX, JIT-compiled by
+    the driver for any device of X.Y or newer.
+    """
+    for entry in arch_list:
+        m = _ARCH.match(str(entry).strip())
+        if not m:
+            continue
+        kind, num, suffix = m.group(1), int(m.group(2)), m.group(3)
+        arch = divmod(num, 10)
+        if suffix == "a":
+            ok = cc == arch
+        elif kind == "sm":
+            ok = cc[0] == arch[0] and cc[1] >= arch[1]
+        else:
+            ok = cc >= arch
+        if ok:
+            return str(entry)
+    return None
+
+
+def _toolkit_range(cuda: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    mm = _mm(cuda)
+    if mm is None:
+        return None
+    rows = [r for r in _TOOLKIT_CC if r[0] <= mm]
+    return (rows[-1][1], rows[-1][2]) if rows else None
+
+
+def _nms_ok(ev: Evidence, index: int | None) -> bool:
+    if index is None:
+        return False
+    step = ev.step(f"nms_cuda:{index}")
+    return step is not None and step.status == "ok" and bool(step.data.get("correct"))
+
+
+def _no_kernel(ev: Evidence) -> dict[int | None, str]:
+    """``nms_cuda:N`` steps that failed with 'no kernel image': {N: the error}."""
+    out: dict[int | None, str] = {}
+    run = ev.probes.get("live")
+    for step in run.steps if run is not None else []:
+        if step.name.startswith("nms_cuda") and step.status == "error":
+            msg = str((step.data.get("error") or {}).get("message", ""))
+            if "no kernel image is available" in msg:
+                try:
+                    out[int(step.name.split(":", 1)[1])] = msg
+                except (IndexError, ValueError):
+                    out[None] = msg
+    return out
+
+
+def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | None) -> knowledge.Pair | None:
+    """The newest pair whose official wheels should carry kernels for ``cc``."""
+    python = _python(ev)
+    if not python:
+        return None
+    candidates = []
+    for variant, arches in _WHEEL_ARCHES.items():
+        entries = []
+        for a in arches.split(";"):
+            ptx = a.endswith("+PTX")
+            mm = _mm(a)
+            if mm:
+                entries.append(f"sm_{mm[0]}{mm[1]}")
+                if ptx:
+                    entries.append(f"compute_{mm[0]}{mm[1]}")
+        cuda = _mm(knowledge.cuda_of_variant(variant))
+        # same CUDA major as the driver (or older) runs, through minor-version compatibility
+        if arch_covers(cc, entries) and cuda and (max_cuda is None or cuda[0] <= max_cuda[0]):
+            candidates.append((cuda, variant))
+    # fully supported by the driver first, then the newest CUDA
+    candidates.sort(key=lambda c: (max_cuda is None or c[0] <= max_cuda, c[0]), reverse=True)
+    for _cuda, variant in candidates:
+        pair = knowledge.newest_pair(python, variant=variant)
+        if pair is not None:
+            return pair
+    return None
+
+
+@rule("distributions|live")
+def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
+    tb = _cuda_build(ev)
+    devices = _devices(ev)
+    failing = _no_kernel(ev)
+    if tb is None or (not devices and not failing):
+        return None
+    arch_list = [str(a) for a in _cuda_step(ev).get("arch_list") or []]
+    bad: list[tuple[_Device, str, bool]] = []  # (device, why, certain)
+    for dev in devices:
+        if _nms_ok(ev, dev.cuda_index):
+            continue  # it ran a torchvision kernel correctly: whatever the lists say, it works
+        if arch_list:
+            if arch_covers(dev.cc, arch_list) is None:
+                bad.append(
+                    (
+                        dev,
+                        f"compute capability {_mm_text(dev.cc)} is not in torch.cuda.get_arch_list() = {arch_list}",
+                        True,
+                    )
+                )
+            continue
+        rng = _toolkit_range(tb.cuda or "")
+        if rng is None:
+            continue
+        lo, hi = rng
+        if dev.cc < lo:
+            bad.append((dev, f"CUDA {tb.cuda} cannot build code for compute capability below {_mm_text(lo)}", True))
+        elif dev.cc > hi:
+            bad.append(
+                (
+                    dev,
+                    f"CUDA {tb.cuda} has no kernels for compute capability {_mm_text(dev.cc)} "
+                    f"(newest: {_mm_text(hi)}); "
+                    "only PTX shipped in the wheel could run there",
+                    False,
+                )
+            )
+    torchvision_only = False
+    if not bad and failing:
+        # torch has kernels for the device, yet torchvision's op has none: torchvision was
+        # built for other archs (a source build with a narrow TORCH_CUDA_ARCH_LIST).
+        torchvision_only = True
+    if not bad and not torchvision_only:
+        return None
+    evidence = [Ev(d.source if d.source == "live" else "system", "gpu", f"{d.label}: {why}") for d, why, _ in bad]
+    for index, msg in failing.items():
+        evidence.append(Ev("live", f"nms_cuda:{index}" if index is not None else "nms_cuda", msg[:400]))
+    certain = any(c for _, _, c in bad) or bool(failing)
+    have, _driver, _src = _driver_max_cuda(ev)
+    fixes: list[Fix] = []
+    if torchvision_only:
+        title = f"torchvision {ev.torchvision_version()} has no GPU kernels for this GPU, although torch does"
+        explanation = (
+            "torch runs on this GPU but torchvision's compiled ops fail with 'no kernel image is available "
+            "for execution on the device': this torchvision was built for other GPU architectures (usually a "
+            "source build with a narrow TORCH_CUDA_ARCH_LIST). Reinstall the official torchvision made for "
+            "this torch, from the same index."
+        )
+        fix = pair_torchvision_fix(ev, tb.base, tb.variant)
+        if fix is not None:
+            fix.why += " The official wheels are built for every architecture torch supports."
+            fixes.append(fix)
+    else:
+        first = bad[0][0]
+        names = ", ".join(f"{d.label} (compute capability {_mm_text(d.cc)})" for d, _, _ in bad)
+        older = first.cc < (_toolkit_range(tb.cuda or "") or ((0, 0), (0, 0)))[0] or (
+            bool(arch_list) and all((_arch_mm(a) or (99, 0)) > first.cc for a in arch_list)
+        )
+        title = (
+            f"torch {ev.torch_version()} has no kernels for {first.label}: compute capability {_mm_text(first.cc)} "
+            f"is {'too old' if older else 'too new'} for this build"
+        )
+        explanation = (
+            f"A CUDA build only runs on the GPU architectures it was compiled for. {names} "
+            f"{'is' if len(bad) == 1 else 'are'} not among them, so `import torchvision` works but the first "
+            "GPU operation fails with 'no kernel image is available for execution on the device'. "
+            + (
+                "Install a build that includes this architecture."
+                if certain
+                else "This is predicted from the build's CUDA version (torch could not report its arch list): "
+                "it holds unless the wheel ships PTX that the driver can compile for this GPU."
+            )
+        )
+        pair = _variant_for(first.cc, ev, have)
+        if pair is not None and pair.variant != tb.variant:
+            fixes.append(
+                _pair_fix(
+                    ev,
+                    pair,
+                    "install-pair-for-gpu",
+                    f"Install torch {pair.torch}+{pair.variant} + torchvision {pair.torchvision}+{pair.variant}",
+                    f"The official {pair.variant} wheels include kernels for compute capability "
+                    f"{_mm_text(first.cc)}{' and run on this driver' if have else ''}.",
+                )
+            )
+        else:
+            fixes.append(
+                Fix(
+                    id="no-build-for-gpu",
+                    title="No current official build supports this GPU",
+                    kind="manual",
+                    why=(
+                        f"Compute capability {_mm_text(first.cc)} is outside what current PyTorch wheels "
+                        "are built for. "
+                        "Use the CPU build, an older torch built for a CUDA that still supports it, or build torch "
+                        f"and torchvision from source with TORCH_CUDA_ARCH_LIST={_mm_text(first.cc)}."
+                    ),
+                )
+            )
+        cpu = _cpu_fix(ev, "Runs on the CPU instead; slower, but every op works.")
+        if cpu is not None:
+            fixes.append(cpu)
+    return Finding(
+        id="gpu-arch-unsupported",
+        severity=Severity.ERROR if certain else Severity.WARNING,
+        title=title,
+        explanation=explanation,
+        evidence=evidence,
+        fixes=fixes,
+        checks=["cuda", "gpu", *(f"nms_cuda:{i}" for i in failing if i is not None)],
+    )
+
+
+def _arch_mm(entry: str) -> tuple[int, int] | None:
+    m = _ARCH.match(entry.strip())
+    return divmod(int(m.group(2)), 10) if m else None
+
+
+# -- cuda-unavailable -------------------------------------------------------------------------
+
+# (text in torch's warning or the driver's reason, what it means, fix id, fix title, fix why)
+_REASONS: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "Error 804",
+        "a CUDA forward-compatibility library (cuda-compat) is loaded on a GPU that does not support it",
+        "remove-cuda-compat",
+        "Take the cuda-compat folder out of LD_LIBRARY_PATH",
+        "Forward compatibility only works on data-center GPUs; elsewhere the driver's own libcuda must be used.",
+    ),
+    (
+        "Error 803",
+        "the loaded libcuda does not match the running kernel driver (usually a driver update without a reboot)",
+        "reboot-after-driver-update",
+        "Reboot (or reload the nvidia kernel modules)",
+        "The driver's user-space and kernel parts must be the same version.",
+    ),
+    (
+        "version mismatch",
+        "the NVIDIA driver's library and kernel module versions differ (usually a driver update without a reboot)",
+        "reboot-after-driver-update",
+        "Reboot (or reload the nvidia kernel modules)",
+        "The driver's user-space and kernel parts must be the same version.",
+    ),
+    (
+        "Error 802",
+        "the system is not yet initialized: on NVSwitch machines the nvidia-fabricmanager service is not running",
+        "start-fabricmanager",
+        "Start nvidia-fabricmanager (`sudo systemctl enable --now nvidia-fabricmanager`)",
+        "HGX/DGX machines need the fabric manager, of the same version as the driver, before CUDA can start.",
+    ),
+    (
+        "Error 34",
+        "a CUDA stub library (…/stubs/libcuda.so) is loaded instead of the driver's",
+        "remove-cuda-stubs",
+        "Take the `stubs` folder out of LD_LIBRARY_PATH",
+        "The stub libcuda exists only for linking at build time; it has no driver behind it.",
+    ),
+    (
+        "Error 304",
+        "an operating-system call failed: usually missing /dev/nvidia* permissions or device nodes",
+        "check-device-permissions",
+        "Check that your user can open /dev/nvidia* (group `video`/`render`), or pass the devices into the container",
+        "CUDA opens the device nodes directly; without them it cannot start.",
+    ),
+    (
+        "Error 999",
+        "the driver is in a bad state (often after suspend/resume)",
+        "reload-nvidia-uvm",
+        "Reload nvidia_uvm (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`) or reboot",
+        "An unknown CUDA error at start-up usually clears when the unified-memory module is reloaded.",
+    ),
+    (
+        "Error 100",
+        "CUDA sees no device",
+        "check-visible-devices",
+        "Check CUDA_VISIBLE_DEVICES and that the GPU is passed to this process",
+        "The driver is there but no GPU is visible to this process.",
+    ),
+    (
+        "Error 101",
+        "CUDA_VISIBLE_DEVICES names a device that does not exist",
+        "check-visible-devices",
+        "Fix CUDA_VISIBLE_DEVICES",
+        "An invalid ordinal hides every GPU.",
+    ),
+)
+
+
+@rule("live")
+def cuda_unavailable(ev: Evidence) -> Finding | None:
+    tb = _cuda_build(ev)
+    step = ev.step("cuda")
+    data = _cuda_step(ev)
+    if tb is None or step is None or not data or data.get("available") is not False:
+        return None
+    gpu = _gpu(ev)
+    present = [g for g in gpu.get("gpus") or []]
+    texts = _cuda_texts(ev)
+    if not present and gpu.get("state") != "driver-error":
+        return None  # no GPU: gpu-driver-missing / cuda-build-without-gpu speak instead
+    evidence = [Ev("live", "cuda", t[:400]) for t in texts] or [
+        Ev("live", "cuda", "torch.cuda.is_available() returned False")
+    ]
+    if present:
+        names = ", ".join(f"GPU {g.get('index')} ({g.get('name') or '?'})" for g in present[:4])
+        evidence.insert(
+            0, Ev("system", "gpu", f"{gpu.get('source') or 'driver'} lists {names}; driver {gpu.get('driver') or '?'}")
+        )
+    cause = None
+    reason = None
+    fixes: list[Fix] = []
+    vis = gpu.get("visible_devices") or {}
+    if present and vis.get("set") and vis.get("visible") == []:
+        note = vis.get("note") or "none of its entries names a GPU"
+        reason = f"CUDA_VISIBLE_DEVICES={vis.get('env')!r} hides every GPU ({note})"
+        evidence.append(Ev("system", "gpu", reason))
+        fixes.append(
+            Fix(
+                id="unset-cuda-visible-devices",
+                title="Unset CUDA_VISIBLE_DEVICES (or list the GPUs to use, e.g. 0)",
+                kind="env",
+                env={"CUDA_VISIBLE_DEVICES": None},
+                why="With it unset, CUDA sees every GPU.",
+                restart=True,
+            )
+        )
+    if reason is None:
+        haystack = " ".join(texts) + " " + str(gpu.get("reason") or "")
+        for pattern, meaning, fid, ftitle, fwhy in _REASONS:
+            if pattern.lower() in haystack.lower():
+                reason = meaning
+                fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
+                break
+    if reason is None and _too_old_text(texts):
+        cause, reason = "driver-too-old", "the driver is too old for this build"
+    if reason is None and _no_driver_text(texts):
+        cause, reason = "gpu-driver-missing", "no NVIDIA driver is loaded"
+    if reason is None and gpu.get("state") == "driver-error":
+        reason = f"the NVIDIA driver is installed but failing: {gpu.get('reason')}"
+    if reason is None and texts:
+        reason = texts[0].replace("CUDA initialization: ", "")[:200]
+    if reason is None:
+        reason = "torch gave no reason; run `nvidia-smi` and check that this process can see the GPU"
+    return Finding(
+        id="cuda-unavailable",
+        severity=Severity.ERROR,
+        title=f"The GPU is there but torch cannot use it: {reason}",
+        explanation=(
+            f"torch {ev.torch_version()} is a CUDA {tb.cuda} build and the machine has an NVIDIA GPU, yet "
+            "`torch.cuda.is_available()` returns False, so every model silently runs on the CPU and `.cuda()` "
+            f"raises. The reason, from torch's own warning and the driver: {reason}."
+        ),
+        evidence=evidence,
+        fixes=fixes,
+        caused_by=cause,
+        checks=["cuda", "gpu"],
+    )
+
+
+# -- cuda-home-invalid -------------------------------------------------------------------------
+
+
+@rule("toolchain")
+def cuda_home_invalid(ev: Evidence) -> list[Finding]:
+    data = ev.data("toolchain")
+    cuda_env = data.get("cuda_env") or {}
+    out = []
+    usr_local = data.get("usr_local_cuda") or {}
+    good_default = "/usr/local/cuda" if usr_local.get("nvcc") and usr_local.get("lib64") else None
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        entry = cuda_env.get(var) or {}
+        if not entry.get("set") or entry.get("error"):
+            continue
+        value = str(entry.get("value", ""))
+        problems = []
+        if not entry.get("exists"):
+            problems.append("does not exist")
+        elif not entry.get("is_dir"):
+            problems.append("is not a folder")
+        else:
+            if not entry.get("nvcc"):
+                problems.append("has no bin/nvcc")
+            if not entry.get("lib64"):
+                problems.append("has no lib64")
+        if not problems:
+            continue
+        other = "CUDA_PATH" if var == "CUDA_HOME" else "CUDA_HOME"
+        o = cuda_env.get(other) or {}
+        replacement = str(o["value"]) if o.get("set") and o.get("nvcc") and o.get("lib64") else good_default
+        fix = Fix(
+            id=f"fix-{var.lower().replace('_', '-')}",
+            title=f"Set {var}={replacement}" if replacement else f"Unset {var}",
+            kind="env",
+            env={var: replacement},
+            why=(
+                f"{replacement} is a complete CUDA toolkit (nvcc and lib64)."
+                if replacement
+                else "An unset variable lets build tools find nvcc on PATH or fail with a clear message."
+            ),
+            undo=f"Set {var} back to {value}.",
+        )
+        out.append(
+            Finding(
+                id="cuda-home-invalid",
+                severity=Severity.WARNING,
+                title=f"{var}={value} {' and '.join(problems)}",
+                explanation=(
+                    f"{var} tells build tools where the CUDA toolkit is. It only matters when something is compiled "
+                    "against CUDA: building torchvision (or another extension) from source, torch.utils.cpp_extension, "
+                    "or ops compiled at first use. The pip wheels bring their own CUDA libraries and never read it, so "
+                    "it does not explain an import error."
+                ),
+                evidence=[Ev("toolchain", "cuda_env", f"{var}={value}: {', '.join(problems)}")],
+                fixes=[fix],
+                checks=["toolchain"],
+            )
+        )
+    return out
+
+
+# -- torchvision's compiled CUDA vs torch's ----------------------------------------------------
+
+
+@rule("live")
+def extension_cuda_mismatch(ev: Evidence) -> Finding | None:
+    """torchvision's compiled ops report another CUDA major than torch.
+
+    Reported under ``build-variant-mismatch`` so it merges with that rule's finding (the
+    engine dedupes by id, keeping the first and adding this evidence); it stands alone only
+    when version.py hid the mismatch (a source build whose binary disagrees with its label).
+    """
+    code = ev.step_data("extensions").get("cuda_version")
+    torch_cuda = _mm(ev.torch_cuda())
+    if not isinstance(code, int) or code <= 0 or torch_cuda is None:
+        return None
+    tv = _mm(knowledge.cuda_from_driver_api(code))
+    if tv is None or tv[0] == torch_cuda[0]:
+        return None
+    fact = Ev(
+        "live",
+        "extensions",
+        f"torchvision's compiled ops report CUDA {_mm_text(tv)} (_cuda_version() = {code}); "
+        f"torch.version.cuda = {ev.torch_cuda()}",
+    )
+    tb, vb = ev.torch_build(), ev.torchvision_build()
+    fixes = []
+    if tb is not None:
+        fix = pair_torchvision_fix(ev, tb.base, tb.variant)
+        if fix is not None:
+            fixes.append(fix)
+    already = tb is not None and vb is not None and variant_conflict(tb, vb) is not None
+    return Finding(
+        id="build-variant-mismatch",
+        severity=Severity.ERROR,
+        title=f"torchvision's compiled ops were built with CUDA {_mm_text(tv)}; torch {ev.torch_version()} "
+        f"uses CUDA {ev.torch_cuda()}",
+        explanation=(
+            "torchvision refuses to run its ops when its CUDA major version differs from torch's. "
+            + ("" if already else "Its version label does not show it: the binary was built elsewhere. ")
+            + "Install the torchvision made for this torch from the same index."
+        ),
+        evidence=[fact],
+        fixes=fixes,
+        checks=["extensions"],
+    )
