@@ -68,6 +68,12 @@ def default_candidate(env: dict[str, str] | None = None) -> Candidate | None:
 def resolve_target(python: str | None, *, env: dict[str, str] | None = None, cwd: str | None = None) -> Target:
     """Find and check the target interpreter; raise :class:`TargetError` if unusable."""
     if python:
+        # A bare name (``python3``, ``python3.12``) means the one on PATH, as in a shell.
+        if os.sep not in python and not (os.altsep and os.altsep in python) and not Path(python).exists():
+            found_on_path = shutil.which(python, path=(env or os.environ).get("PATH"))
+            if found_on_path is None:
+                raise TargetError(f"{python}: not found on PATH")
+            python = found_on_path
         cand = Candidate(python, "--python")
     else:
         found = default_candidate(env)

@@ -276,3 +276,15 @@ def test_every_probe_runs_in_a_python38_target(tmp_path, py38):
     unsupported = next(f for f in data["findings"] if f["id"] == "unsupported-python")
     assert "3.8" in unsupported["title"]
     assert proc.returncode == 1
+
+
+def test_python_by_name_on_path(tmp_path):
+    site = FakeEnv().build(tmp_path / "site")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "mypython").symlink_to(sys.executable)
+    env = {**fake_env_vars(site), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    proc = tvwizard("--python", "mypython", "check", "--json", env=env, cwd=tmp_path)
+    assert json.loads(proc.stdout)["target"]["python"] == str(bindir / "mypython")
+    missing = tvwizard("--python", "no-such-python-here", "check", env=env, cwd=tmp_path)
+    assert missing.returncode == 2 and "not found on PATH" in missing.stderr
