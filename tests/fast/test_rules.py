@@ -393,3 +393,21 @@ def test_commands_name_the_real_interpreter_not_a_shim():
     e.target.executable = "/home/me/.pyenv/versions/3.11.7/bin/python3"
     fix = next(f for f in diagnose(e) if f.id == "version-mismatch").fixes[0]
     assert fix.argv[0][0] == "/home/me/.pyenv/versions/3.11.7/bin/python3"
+
+
+def test_low_disk_warning_and_machine_line():
+    from tvwizard.diagnosis.checks import build_checks
+
+    e = ev(distributions=dists(("torch", "2.14.1"), ("torchvision", "0.29.1")))
+    e.system = {
+        "disk": {"path": "/envs/ml", "free": 2 * 2**30},
+        "cpu": {"logical": 2},
+        "os": {"pretty_name": "Debian GNU/Linux 12", "machine": "x86_64"},
+    }
+    found = diagnose(e)
+    low = next(f for f in found if f.id == "low-disk")
+    assert low.severity is Severity.WARNING and "2.0 GiB" in low.title
+    machine = next(c for c in build_checks(e, found) if c.id == "machine")
+    assert machine.summary.startswith("Debian GNU/Linux 12, x86_64, 2 CPUs") and machine.status.value == "warning"
+    e.system["disk"]["free"] = 50 * 2**30
+    assert "low-disk" not in ids(diagnose(e))

@@ -161,7 +161,37 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     gpu = ev.system.get("gpu") if isinstance(ev.system, dict) else None
     if isinstance(gpu, dict):
         checks.append(Check("gpu", "GPU", _status(findings, "gpu", CheckStatus.INFO), _gpu_summary(gpu)))
+    machine = _machine_summary(ev.system if isinstance(ev.system, dict) else {})
+    if machine:
+        checks.append(Check("machine", "Machine", _status(findings, "machine", CheckStatus.INFO), machine))
     return checks
+
+
+def _gib(n: object) -> str:
+    return f"{n / 2**30:.0f} GiB" if isinstance(n, int | float) else "?"
+
+
+def _machine_summary(system: dict) -> str:
+    """``Debian GNU/Linux 12, x86_64, 2 CPUs, 23 GiB RAM (21 GiB free), 80 GiB free disk for the env``."""
+    parts = []
+    os_info = system.get("os") or {}
+    if os_info.get("pretty_name") or os_info.get("platform"):
+        parts.append(str(os_info.get("pretty_name") or os_info.get("platform")))
+    if os_info.get("machine"):
+        parts.append(str(os_info["machine"]))
+    cpu = system.get("cpu") or {}
+    if cpu.get("logical"):
+        parts.append(f"{cpu['logical']} CPUs")
+    mem = system.get("memory") or {}
+    if mem.get("total"):
+        parts.append(f"{_gib(mem['total'])} RAM ({_gib(mem.get('available'))} free)")
+    disk = system.get("disk") or {}
+    if disk.get("free") is not None:
+        parts.append(f"{_gib(disk['free'])} free disk for the env")
+    container = system.get("container") or {}
+    if container.get("detected"):
+        parts.append(f"in a container ({container.get('kind') or 'unknown kind'})")
+    return ", ".join(parts)
 
 
 def _gpu_summary(gpu: dict) -> str:
@@ -196,12 +226,14 @@ def _gpu_summary(gpu: dict) -> str:
 def _native_summary(ev: Evidence) -> str:
     data = ev.data("native")
     unresolved = data.get("unresolved") or []
-    if unresolved:
-        names = sorted({str(u.get("name") or u.get("library")) for u in unresolved})
-        return f"{len(names)} library(ies) not found: {', '.join(names[:4])}"
+    missing = sorted({str(u.get("name") or u.get("library")) for u in unresolved if not u.get("driver")})
+    driver = sorted({str(u.get("name")) for u in unresolved if u.get("driver")})
+    if missing:
+        return f"{len(missing)} library(ies) not found: {', '.join(missing[:4])}"
     if data.get("supported") is False:
         return f"not checked on {data.get('platform')}"
-    return "every library torchvision needs resolves"
+    note = f" ({', '.join(driver)} would come with an NVIDIA driver)" if driver else ""
+    return "every library torch and torchvision need resolves" + note
 
 
 def _env_summary(ev: Evidence) -> str:

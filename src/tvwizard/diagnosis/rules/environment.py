@@ -287,3 +287,26 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
             )
         )
     return out
+
+
+LOW_DISK_BYTES = 6 * 2**30  # a CUDA torch with its nvidia-* wheels, unpacked, plus pip's copy
+
+
+@rule("live|distributions")
+def low_disk_for_fixes(ev: Evidence) -> Finding | None:
+    """The fixes on offer download gigabytes the env's disk does not have."""
+    disk = (ev.system.get("disk") or {}) if isinstance(ev.system, dict) else {}
+    free = disk.get("free")
+    if not isinstance(free, int | float) or free >= LOW_DISK_BYTES:
+        return None
+    return Finding(
+        id="low-disk",
+        severity=Severity.WARNING,
+        title=f"Only {free / 2**30:.1f} GiB free on the disk of {ev.target.prefix or 'the env'}: a CUDA torch "
+        "needs about 6 GiB",
+        explanation="A reinstall of a CUDA build of torch downloads about 3 GB and unpacks to more; pip fails "
+        "part-way when the disk fills, leaving a half-installed torch. Free space first, or pick a CPU build "
+        "(about 200 MB) where no GPU is used.",
+        evidence=[Ev("system", "disk", f"{disk.get('path')}: {free} bytes free")],
+        checks=["machine"],
+    )
