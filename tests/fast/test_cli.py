@@ -288,3 +288,15 @@ def test_python_by_name_on_path(tmp_path):
     assert json.loads(proc.stdout)["target"]["python"] == str(bindir / "mypython")
     missing = tvwizard("--python", "no-such-python-here", "check", env=env, cwd=tmp_path)
     assert missing.returncode == 2 and "not found on PATH" in missing.stderr
+
+
+def test_numpy_banner_printed_at_import_becomes_a_structured_notice(tmp_path):
+    banner = "\\nA module that was compiled using NumPy 1.x cannot be run in\\nNumPy 2.0.0 as it may crash.\\n"
+    site = FakeEnv(torch_extra=f"_sys.stderr.write({banner!r})").build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    step = next(s for s in live["steps"] if s["name"] == "import_torch")
+    assert step["data"]["notices"] == ["numpy-abi"]
+    assert "compiled using NumPy 1.x" in step["data"]["stderr"]
+    assert any("compiled using NumPy 1.x" in line["text"] for line in live["log"])  # still in the log too
+    assert "numpy-abi" in ids(data) and code == 1

@@ -69,6 +69,57 @@ def reference_nms(boxes, scores, threshold):
     return keep
 
 
+# Text that torch, torchvision and NumPy print (not raise) during an import, and what it means.
+NOTICES = (
+    ("numpy-abi", "A module that was compiled using NumPy 1.x cannot be run in"),
+    ("numpy-abi", "_ARRAY_API not found"),
+    ("image-extension", "Failed to load image Python extension"),
+    ("cuda-init", "CUDA initialization:"),
+    ("own-root-folder", "You are importing torchvision within its own root folder"),
+)
+
+
+class _StderrTee:
+    """Pass ``sys.stderr`` writes through, and keep the first 64 KiB of them.
+
+    NumPy's "compiled using NumPy 1.x" banner and similar notices are written to
+    ``sys.stderr``, not raised or warned: this is how they become data.  Only Python-level
+    writes are seen (C code writing to fd 2 goes straight to the log).
+    """
+
+    LIMIT = 65536
+
+    def __init__(self):
+        self.parts = []
+        self.size = 0
+
+    def __enter__(self):
+        self._orig = sys.stderr
+        sys.stderr = self
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr = self._orig
+        return False
+
+    def write(self, text):
+        if self.size < self.LIMIT:
+            self.parts.append(text[: self.LIMIT - self.size])
+            self.size += len(text)
+        return self._orig.write(text)
+
+    def flush(self):
+        self._orig.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._orig, name)
+
+    def data(self):
+        text = "".join(self.parts)
+        notices = sorted({kind for kind, needle in NOTICES if needle in text})
+        return text, notices
+
+
 class _Warnings:
     """Record warnings raised during a step, and still print them to the log."""
 
@@ -133,19 +184,21 @@ def _attempt_import(data):
 def step_import_torch(ctx, state):
     with ctx.step("import_torch") as d:
         start = time.perf_counter()
-        with _Warnings() as caught:
+        with _Warnings() as caught, _StderrTee() as tee:
             try:
                 import torch
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                d["seconds"] = round(time.perf_counter() - start, 6)
-                d["warnings"] = caught.data()
-                d["ok"] = False
-                d["error"] = format_exception(exc)
-                raise StepFailed("import torch failed: %s" % exc) from None
+                torch = None
+                error = exc
         d["seconds"] = round(time.perf_counter() - start, 6)
         d["warnings"] = caught.data()
+        d["stderr"], d["notices"] = tee.data()
+        if torch is None:
+            d["ok"] = False
+            d["error"] = format_exception(error)
+            raise StepFailed("import torch failed: %s" % error)
         d["ok"] = True
         state["torch"] = torch
         version = getattr(torch, "version", None)

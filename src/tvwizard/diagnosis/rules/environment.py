@@ -16,7 +16,8 @@ NUMPY_BANNER = "A module that was compiled using NumPy 1.x cannot be run in"
 @rule("live")
 def numpy_abi(ev: Evidence) -> Finding | None:
     run = ev.probes["live"]
-    banner = any(NUMPY_BANNER in line.text for line in run.log)
+    notices = [n for step in ("import_torch", "import_torchvision") for n in ev.step_data(step).get("notices") or []]
+    banner = "numpy-abi" in notices or any(NUMPY_BANNER in line.text for line in run.log)
     torch = ev.step_data("import_torch")
     numpy_err = (torch.get("numpy_error") or {}).get("message", "")
     warned = any("_ARRAY_API not found" in w.get("message", "") for w in torch.get("warnings") or [])
