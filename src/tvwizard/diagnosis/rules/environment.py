@@ -46,6 +46,10 @@ def numpy_abi(ev: Evidence) -> Finding | None:
                 commands=[quote(argv)],
                 argv=[argv],
                 why="The torch installed here needs NumPy 1.x; torch 2.3+ supports NumPy 2.",
+                changes=f"Replaces NumPy {numpy.get('version') if numpy else ''} with the newest 1.x in "
+                f"{ev.target.prefix or 'the target env'}.",
+                undo=quote(inst.install([f"numpy=={numpy.get('version')}"])) if numpy else "",
+                download="about 20 MB",
                 restart=True,
                 applicable=inst.auto,
             )
@@ -282,6 +286,11 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
                         applicable=inst.auto,
                         restart=True,
                         why=f"{u.requirer} declares it in Requires-Dist.",
+                        changes=f"Installs {req} into {ev.target.prefix or 'the target env'}"
+                        + (f" (replacing {u.installed})." if u.installed else "."),
+                        undo=quote(inst.uninstall([u.name]))
+                        if not u.installed
+                        else quote(inst.install([f"{u.name}=={u.installed}"])),
                     )
                 ],
                 checks=["distributions"],

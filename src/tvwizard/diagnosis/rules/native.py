@@ -140,6 +140,8 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
                     applicable=inst.auto,
                     restart=True,
                     why="A fresh copy of the same version replaces the damaged files; nothing else changes.",
+                    changes=f"Rewrites every file of {pkg} {version}; its dependencies are not touched (--no-deps).",
+                    undo="Nothing to undo: the same version is installed again.",
                     download="",
                 )
             )

@@ -74,6 +74,8 @@ def torch_missing(ev: Evidence) -> Finding | None:
                 commands=[quote(argv)],
                 argv=[argv],
                 download="about 200 MB" if no_gpu else "about 3 GB on Linux x86_64 (a CUDA build)",
+                changes=f"Installs torch and torchvision into {ev.target.prefix or 'the target env'}.",
+                undo=quote(inst.uninstall(["torch", "torchvision"])),
                 applicable=inst.auto,
             )
         )
