@@ -78,10 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--yes", "-y", action="store_true", help="do not ask (for scripts)")
     fix.add_argument("--finding", metavar="ID", help="only the fixes for this finding id")
     fix.add_argument("--choice", type=int, default=1, metavar="N", help="which fix of the finding (default 1)")
-    fix.add_argument("--shell", choices=("bash", "zsh", "fish", "powershell"),
-                     help="shell for environment-variable fixes (default: detected from $SHELL)")
-    fix.add_argument("--env-file", metavar="FILE", help="also write the environment-variable fixes to FILE, "
-                     "ready to source")
+    fix.add_argument(
+        "--shell",
+        choices=("bash", "zsh", "fish", "powershell"),
+        help="shell for environment-variable fixes (default: detected from $SHELL)",
+    )
+    fix.add_argument(
+        "--env-file", metavar="FILE", help="also write the environment-variable fixes to FILE, ready to source"
+    )
 
     report = sub.add_parser(
         "report",
@@ -119,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("paths", nargs="+", metavar="PATH", help="folders of reports (searched recursively) or files")
     fleet.add_argument("--json", action="store_true", help="the summary as JSON (schema tvwizard.fleet/1)")
     fleet.add_argument("--ascii", action="store_true", help="ASCII status marks instead of ✓ ! ✗")
+    fleet.add_argument("--plain", action="store_true", help="print the text summary even in a terminal (no view)")
     return parser
 
 

@@ -1,4 +1,9 @@
-"""``tvwizard fleet PATH...``: aggregate many nodes' JSON reports (see ``tvwizard.fleet``)."""
+"""``tvwizard fleet PATH...``: aggregate many nodes' JSON reports (see ``tvwizard.fleet``).
+
+In a terminal (stdin and stdout TTYs, a real TERM) the summary opens in the fleet view;
+with ``--plain`` or ``--json``, or without a terminal (a pipe, a batch job, cron), it is
+printed as text or ``tvwizard.fleet/1`` JSON.  Textual is imported only for the view.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,21 @@ import sys
 
 
 def run_fleet(args: argparse.Namespace) -> int:
-    """Print the fleet summary (text or ``tvwizard.fleet/1`` JSON); exit 0 healthy, 1 broken, 2 none readable."""
+    """Show the fleet summary; exit 0 all healthy, 1 some broken or unreadable, 2 none readable."""
+    from tvwizard.cli import has_terminal
     from tvwizard.fleet import aggregate, render_fleet_json, render_fleet_text
 
     summary = aggregate(args.paths)
+    ascii = getattr(args, "ascii", False)
+    interactive = not args.json and not getattr(args, "plain", False) and has_terminal()
+    if interactive and (summary.hosts or summary.skipped):  # nothing at all: the text says so
+        from tvwizard.tui import fleet_app
+
+        return fleet_app.run_fleet_app(summary, ascii=ascii)
     if args.json:
         sys.stdout.write(render_fleet_json(summary))
     else:
-        sys.stdout.write(render_fleet_text(summary, ascii=getattr(args, "ascii", False)))
+        sys.stdout.write(render_fleet_text(summary, ascii=ascii))
     if not summary.hosts:
         where = ", ".join(args.paths)
         why = f"; {len(summary.skipped)} file(s) skipped, see above" if summary.skipped and not args.json else ""
