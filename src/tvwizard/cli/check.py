@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 
+# What printing the checklist needs: loaded while the import probe runs (see common.preload).
+_OUTPUT_MODULES = ("rich.console", "rich.markup", "tvwizard.cli.checklist")
+
 
 def run_check(args: argparse.Namespace) -> int:
     from tvwizard.cli.common import diagnose_with_progress, resolve_or_exit
 
     target = resolve_or_exit(args)
-    report = diagnose_with_progress(target, args) if not args.json else _quiet(target, args)
+    report = diagnose_with_progress(target, args, warm=_OUTPUT_MODULES) if not args.json else _quiet(target, args)
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return report.exit_code

@@ -1,20 +1,46 @@
-"""What every command needs: the target, a diagnosis run, progress on stderr."""
+"""What every command needs: the target, a diagnosis run, progress on stderr.
+
+Latency (see ``benchmarks/``): the import probe is the floor, so nothing tvwizard loads
+for itself may stand in front of it.  The engine is imported in a thread while the target
+interpreter answers its first question, and modules needed only for the output (rich,
+the checklist) load in a thread while the import probe is still running.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 
-from tvwizard.engine.events import ProbeEvent
+from tvwizard.engine.events import FindingsUpdated, ProbeEvent
 from tvwizard.model import Report, Target
+
+
+def preload(modules: Iterable[str]) -> threading.Thread:
+    """Import ``modules`` in a daemon thread (errors are left for the real import to raise)."""
+    names = list(modules)
+
+    def work() -> None:
+        import importlib
+
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                return
+
+    thread = threading.Thread(target=work, name="tvwizard-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def resolve_or_exit(args: argparse.Namespace) -> Target:
     """The target, or one clear line and exit code 2."""
     from tvwizard.target import TargetError, resolve_target
 
+    # Querying the target takes a subprocess; load the engine meanwhile.
+    preload(["tvwizard.engine.session"])
     try:
         return resolve_target(getattr(args, "python", None))
     except TargetError as exc:
@@ -22,9 +48,37 @@ def resolve_or_exit(args: argparse.Namespace) -> Target:
         raise SystemExit(2) from None
 
 
+def _warm_after_static(
+    modules: Iterable[str], on_event: Callable[[ProbeEvent], None] | None
+) -> Callable[[ProbeEvent], None] | None:
+    """Wrap ``on_event``: load ``modules`` once the static findings are in (the import is then
+    the only thing left running, on its own core)."""
+    names = list(modules)
+    if not names:
+        return on_event
+    started = False
+
+    def sink(ev: ProbeEvent) -> None:
+        nonlocal started
+        if not started and isinstance(ev, FindingsUpdated):
+            started = True
+            preload(names)
+        if on_event is not None:
+            on_event(ev)
+
+    return sink
+
+
 def diagnose_target(
-    target: Target, args: argparse.Namespace, on_event: Callable[[ProbeEvent], None] | None = None
+    target: Target,
+    args: argparse.Namespace,
+    on_event: Callable[[ProbeEvent], None] | None = None,
+    *,
+    warm: Iterable[str] = (),
 ) -> Report:
+    """Run the diagnosis.  ``warm``: modules the caller needs afterwards, loaded meanwhile."""
+    import asyncio
+
     from tvwizard.engine.session import SessionOptions, run_session
 
     opts = SessionOptions()
@@ -32,13 +86,13 @@ def diagnose_target(
     if timeout:
         opts.live_timeout = timeout
         opts.timeout_scale = max(1.0, timeout / 180)
-    return asyncio.run(run_session(target, opts, on_event))
+    return asyncio.run(run_session(target, opts, _warm_after_static(warm, on_event)))
 
 
-def diagnose_with_progress(target: Target, args: argparse.Namespace) -> Report:
+def diagnose_with_progress(target: Target, args: argparse.Namespace, *, warm: Iterable[str] = ()) -> Report:
     """Run the diagnosis; on a terminal, show which probe is running on stderr."""
     if not sys.stderr.isatty():
-        return diagnose_target(target, args)
+        return diagnose_target(target, args, warm=warm)
     from rich.console import Console
 
     from tvwizard.engine.events import ProbeFinished, ProbeStarted, ProbeStep
@@ -56,4 +110,4 @@ def diagnose_with_progress(target: Target, args: argparse.Namespace) -> Report:
                 running.pop(ev.probe, None)
             status.update("Probing… " + ", ".join(running.values()))
 
-        return diagnose_target(target, args, on_event)
+        return diagnose_target(target, args, on_event, warm=warm)

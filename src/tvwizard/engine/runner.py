@@ -205,11 +205,13 @@ async def run_probe(
     origin: float | None = None,
     timeout: float | None = None,
     probes_dir: str = PROBES_DIR,
+    nice: int = 0,
 ) -> ProbeRun:
     """Run ``spec`` with ``python`` in ``cwd`` and environment ``env`` (default: ours).
 
     ``probes_dir`` is the probes package to load in the target (tests point it at a copy
-    holding probes that hang, crash or flood on purpose).
+    holding probes that hang, crash or flood on purpose).  ``nice`` > 0 lowers the child's
+    CPU priority by that much (it and whatever it starts), so it yields to the live probe.
 
     Never raises for anything the child does; cancellation kills the child's process group.
     """
@@ -284,6 +286,9 @@ async def run_probe(
             return run
         finally:
             os.close(wfd)
+        if nice > 0:  # right after the fork: the child has barely started
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
 
         loop = asyncio.get_running_loop()
         channel = asyncio.StreamReader(limit=limits.event_bytes)
