@@ -111,9 +111,7 @@ def test_first_copy_on_sys_path_is_the_installed_one() -> None:
 def test_accepts_probe_data_and_survives_bad_input() -> None:
     data = {
         "dists": [
-            dist(
-                "torchvision", "0.20.1", "torch==2.5.1", "this is (not a requirement", "pillow!=8.3.*,>=5.3.0"
-            ),
+            dist("torchvision", "0.20.1", "torch==2.5.1", "this is (not a requirement", "pillow!=8.3.*,>=5.3.0"),
             dist("torch", "2.5.1+cu124", "sympy; python_version >= '3.9'", "cyclic"),
             dist("cyclic", "1", "torch"),
             dist("sympy", "not-a-version"),

@@ -50,9 +50,7 @@ def fake_dist(
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     lines += [f"Requires-Dist: {r}" for r in requires]
-    (meta / "METADATA").write_text(
-        "\n".join(lines) + "\n\nA long description.\nRequires-Dist: not-a-header\n"
-    )
+    (meta / "METADATA").write_text("\n".join(lines) + "\n\nA long description.\nRequires-Dist: not-a-header\n")
     if installer:
         (meta / "INSTALLER").write_text(installer + "\n")
     (meta / "RECORD").write_text("".join(f"{f},," + "\n" for f in record) + f"{meta.name}/RECORD,,\n")
@@ -123,9 +121,7 @@ def world(tmp_path: Path) -> dict:
             }
         )
     )
-    (cmeta / "numpy-2.4.6-py311h1234_0.json").write_text(
-        json.dumps({"channel": "conda-forge", "name": "numpy"})
-    )
+    (cmeta / "numpy-2.4.6-py311h1234_0.json").write_text(json.dumps({"channel": "conda-forge", "name": "numpy"}))
     (cmeta / "zlib-1.3.1-h4ab18f5_1.json").write_text("{}")
     # PYTHONPATH: torchvision 0.29.1 (CUDA) and a second, older numpy dist
     pp = tmp_path / "pp"
@@ -176,12 +172,8 @@ def sysconfig_ext() -> str:
     return sysconfig.get_config_var("EXT_SUFFIX")
 
 
-def probe(
-    world: dict, name: str, *, python: str | None = None, cwd: Path | None = None, options=None
-) -> dict:
-    run = run_probe_sync(
-        name, python or world["python"], cwd=cwd or world["cwd"], env=world["env"], options=options
-    )
+def probe(world: dict, name: str, *, python: str | None = None, cwd: Path | None = None, options=None) -> dict:
+    run = run_probe_sync(name, python or world["python"], cwd=cwd or world["cwd"], env=world["env"], options=options)
     assert run.status == RunStatus.OK, (run.status, run.error, run.fault, run.log[-10:])
     assert "errors" not in run.data, run.data["errors"]
     assert all(s.status == "ok" for s in run.steps), [(s.name, s.status, s.data) for s in run.steps]
@@ -279,11 +271,7 @@ def test_resolution_shadowing(world: dict) -> None:
     tv = mods["torchvision"]
     # a torchvision.py in the cwd shadows the PYTHONPATH package
     assert tv["spec"]["origin"] == str(world["cwd"] / "torchvision.py") == tv["origin"]
-    assert (
-        tv["spec"]["kind"] == "module"
-        and tv["spec"]["entry_origin"] == "cwd"
-        and tv["spec"]["entries"] == [0]
-    )
+    assert tv["spec"]["kind"] == "module" and tv["spec"]["entry_origin"] == "cwd" and tv["spec"]["entries"] == [0]
     assert [(c["entry"], c["entry_origin"], c["kind"]) for c in tv["candidates"]] == [
         (0, "cwd", "module"),
         (pp_i, "pythonpath", "package"),
@@ -360,9 +348,7 @@ def test_user_site_copy(tmp_path: Path) -> None:
     env["PYTHONUSERBASE"] = str(userbase)
     interp = run_probe_sync("interpreter", base, cwd=tmp_path, env=env)
     assert interp.status == RunStatus.OK
-    assert (
-        interp.data["site"]["enable_user_site"] is True and interp.data["site"]["user_site_on_path"] is True
-    )
+    assert interp.data["site"]["enable_user_site"] is True and interp.data["site"]["user_site_on_path"] is True
     origins = {e["path"]: e["origin"] for e in interp.data["sys_path"]}
     assert origins[str(user_site)] == "user_site"
     res = run_probe_sync("resolution", base, cwd=tmp_path, env=env)

@@ -336,9 +336,7 @@ def test_hung_smi_is_killed(tmp_path: Path) -> None:
 def test_hung_nvml_falls_back_to_smi(tmp_path: Path) -> None:
     fake_smi(tmp_path / "bin", rows=TWO_GPUS, header=HEADER.format(driver="550.54.15", cuda="12.4"))
     start = time.monotonic()
-    r = collect_gpus(
-        nvml=FakeNVML(devices=[A100], hang=20), env=_env(tmp_path / "bin"), smi_dirs=(), nvml_timeout=0.5
-    )
+    r = collect_gpus(nvml=FakeNVML(devices=[A100], hang=20), env=_env(tmp_path / "bin"), smi_dirs=(), nvml_timeout=0.5)
     assert time.monotonic() - start < 8
     assert r["state"] == "ok" and r["source"] == "nvidia-smi"
     assert r["attempts"][0]["state"] == "timeout"
