@@ -40,13 +40,30 @@ def ids(report: dict) -> list[str]:
 # -- usage and targets --------------------------------------------------------------------
 
 
+def test_stored_help_is_the_parsers_help(monkeypatch):
+    """--help prints a stored copy (no argparse at run time); it must match the parser."""
+    from tvwizard.cli import build_parser
+    from tvwizard.cli._help import HELP
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert build_parser().format_help() == HELP, "regenerate with: python -m tvwizard.cli._help"
+    proc = tvwizard("--help")
+    assert proc.returncode == 0 and proc.stdout == HELP
+
+
+def test_subcommand_help_still_comes_from_argparse():
+    proc = tvwizard("fix", "--help")
+    assert proc.returncode == 0 and "--env-file" in proc.stdout and "--apply" in proc.stdout
+
+
 def test_version_and_help_do_not_import_the_engine():
     proc = tvwizard("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("tvwizard ")
     code = (
         "import sys; from tvwizard.cli import main\n"
         "try: main(['--help'])\nexcept SystemExit: pass\n"
-        "heavy = [m for m in ('textual', 'tvwizard.engine.session', 'tvwizard.diagnosis.engine', 'rich') "
+        "heavy = [m for m in ('textual', 'tvwizard.engine.session', 'tvwizard.diagnosis.engine', 'rich', "
+        "'argparse') "
         "if m in sys.modules]\nprint('HEAVY', heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -1,16 +1,24 @@
 """The ``tvwizard`` command line.  Imports stay lazy so ``--help``/``--version`` are instant.
 
+``tvwizard --help`` prints :data:`tvwizard.cli._help.HELP`, the parser's own help
+rendered at 80 columns and stored, so it needs neither argparse nor any of tvwizard's
+engine (``tests/fast/test_cli.py`` keeps the two identical; regenerate with
+``python -m tvwizard.cli._help``).
+
 Exit codes, the same in every mode: 0 torchvision imports and its ops work (warnings
 allowed), 1 problems were found, 2 bad usage or an unusable target.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from tvwizard import __version__
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs --help 2 ms
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -35,6 +43,8 @@ examples:
 
 
 def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    import argparse
+
     # On subcommands the default is SUPPRESS, so `tvwizard --python X check` keeps X.
     default = None if top else argparse.SUPPRESS
     p.add_argument("--python", metavar="PATH", default=default, help="the interpreter (or env folder) to diagnose")
@@ -48,6 +58,8 @@ def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="tvwizard",
         description=DESCRIPTION,
@@ -134,6 +146,15 @@ def has_terminal() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words == ["--version"]:
+        print(f"tvwizard {__version__}")
+        return EXIT_OK
+    if words in (["-h"], ["--help"]):
+        from tvwizard.cli._help import HELP
+
+        sys.stdout.write(HELP)
+        return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command
