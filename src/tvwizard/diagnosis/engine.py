@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from tvwizard.diagnosis.evidence import Evidence
 from tvwizard.diagnosis.rules import RULES, Rule
+from tvwizard.model import Check, Finding, Severity
 from tvwizard.model import Evidence as Ev
-from tvwizard.model import Finding, Severity
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,26 @@ def _as_list(out: Finding | Iterable[Finding] | None) -> list[Finding]:
     if isinstance(out, Finding):
         return [out]
     return list(out)
+
+
+@dataclass
+class Conclusion:
+    """What a finished diagnosis says: findings, the checklist, the verdict and exit code."""
+
+    findings: list[Finding]
+    checks: list[Check]
+    verdict: str
+    exit_code: int
+
+
+def conclude(ev: Evidence) -> Conclusion:
+    """Findings, checklist and verdict from complete evidence: one place for every caller
+    (a whole session, or re-diagnosing after one probe ran again)."""
+    from tvwizard.diagnosis.checks import build_checks, verdict_of
+
+    findings = diagnose(ev)
+    verdict, exit_code = verdict_of(ev, findings)
+    return Conclusion(findings, build_checks(ev, findings), verdict, exit_code)
 
 
 def diagnose(ev: Evidence) -> list[Finding]:

@@ -143,17 +143,14 @@ async def run_session(
             tasks[spec.name] = asyncio.ensure_future(one(spec))
     host = asyncio.ensure_future(_host_facts(target.prefix)) if opts.collect_host else None
     await asyncio.sleep(0)  # the static probes are forked; now the diagnosis code can load
-    from tvwizard.diagnosis.checks import build_checks, verdict_of
-    from tvwizard.diagnosis.engine import diagnose
+    from tvwizard.diagnosis.engine import conclude
 
     await asyncio.gather(*tasks.values())
     if host is not None:
         ev.system = await host
     probes = [tasks[s.name].result() for s in opts.probes]  # deterministic order: the registry's
-    findings = diagnose(ev)
-    emit(FindingsUpdated(tuple(findings), True))
-    checks = build_checks(ev, findings)
-    verdict, exit_code = verdict_of(ev, findings)
+    result = conclude(ev)
+    emit(FindingsUpdated(tuple(result.findings), True))
     duration = time.monotonic() - origin
     timings["total"] = duration
     timings.setdefault("static_findings", duration)
@@ -162,10 +159,10 @@ async def run_session(
     return Report(
         target=target,
         probes=probes,
-        findings=findings,
-        checks=checks,
-        verdict=verdict,
-        exit_code=exit_code,
+        findings=result.findings,
+        checks=result.checks,
+        verdict=result.verdict,
+        exit_code=result.exit_code,
         tvwizard_version=__version__,
         created=created,
         duration=duration,

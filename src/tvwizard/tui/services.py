@@ -75,8 +75,7 @@ def real_probe_rerunner(timeout: float | None = None) -> ProbeRerunner:
     """
 
     async def rerun(target: Target, name: str, previous: Report, on_event: EventSink) -> Report:
-        from tvwizard.diagnosis.checks import build_checks, verdict_of
-        from tvwizard.diagnosis.engine import diagnose
+        from tvwizard.diagnosis.engine import conclude
         from tvwizard.diagnosis.evidence import Evidence
         from tvwizard.engine.registry import by_name
         from tvwizard.engine.session import run_session
@@ -92,16 +91,15 @@ def real_probe_rerunner(timeout: float | None = None) -> ProbeRerunner:
         runs = {p.name: p for p in previous.probes}
         runs[name] = partial.probes[0]
         ev = Evidence(target=target, probes=runs, system=previous.system, env=dict(os.environ))
-        findings = diagnose(ev)
-        on_event(FindingsUpdated(tuple(findings), True))
-        verdict, exit_code = verdict_of(ev, findings)
+        result = conclude(ev)
+        on_event(FindingsUpdated(tuple(result.findings), True))
         return replace(
             previous,
             probes=[runs[p.name] for p in previous.probes],
-            findings=findings,
-            checks=build_checks(ev, findings),
-            verdict=verdict,
-            exit_code=exit_code,
+            findings=result.findings,
+            checks=result.checks,
+            verdict=result.verdict,
+            exit_code=result.exit_code,
             duration=time.monotonic() - started,
         )
 
