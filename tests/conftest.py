@@ -46,3 +46,10 @@ def py38() -> str:
     if exe is None:
         pytest.skip("no Python 3.8 here (pyenv versions lists none)")
     return exe
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that compare SVG snapshots get the ``snapshot`` marker (pinned to exact textual/rich)."""
+    for item in items:
+        if "snap_compare" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.snapshot)
