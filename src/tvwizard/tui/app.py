@@ -7,16 +7,15 @@ one can be replaced, so tests drive the whole wizard with canned reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 
 from tvwizard.fixes.shell import detect_shell
 from tvwizard.model import Finding, Fix, Report, Target
+from tvwizard.tui.base_app import ExitCodeApp
 from tvwizard.tui.services import (
     Clock,
     EnvDiscoverer,
@@ -38,7 +37,7 @@ class WizardState:
     shell: str = "bash"  # the shell env-var fixes are written for
 
 
-class WizardApp(App[int]):
+class WizardApp(ExitCodeApp):
     TITLE = "tvwizard"
     CSS_PATH: ClassVar[list[str]] = ["app.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -105,31 +104,11 @@ class WizardApp(App[int]):
             return EXIT_UNUSABLE
         return EXIT_PROBLEMS
 
-    async def action_quit(self) -> None:
-        code = self.exit_code()
-        self.exit(code, return_code=code)
-
     def action_help(self) -> None:
         from tvwizard.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The palette lists every action of the current step, then the app's own."""
-        seen: set[str] = set()
-        for binding in screen.active_bindings.values():
-            b = binding.binding
-            if not b.description or b.action in seen or not binding.enabled:
-                continue
-            seen.add(b.action)
-            action = b.action
-            yield SystemCommand(
-                b.description,
-                f"{b.description} (key: {b.key_display or b.key})",
-                lambda action=action, screen=screen: self.call_later(screen.run_action, action),
-            )
-        yield from super().get_system_commands(screen)
 
 
 def make_app(

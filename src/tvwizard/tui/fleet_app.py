@@ -9,17 +9,16 @@ unreadable, 2 none readable), the same as ``tvwizard fleet --plain``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import ClassVar
 
-from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 
 from tvwizard.fleet import FleetSummary
+from tvwizard.tui.base_app import ExitCodeApp
 
 
-class FleetApp(App[int]):
+class FleetApp(ExitCodeApp):
     TITLE = "tvwizard fleet"
     CSS_PATH: ClassVar[list[str]] = ["app.tcss", "fleet.tcss"]  # the wizard's look, plus the fleet's panes
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -44,32 +43,12 @@ class FleetApp(App[int]):
     def exit_code(self) -> int:
         return self.summary.exit_code
 
-    async def action_quit(self) -> None:
-        code = self.exit_code()
-        self.exit(code, return_code=code)
-
     def action_help(self) -> None:
         from tvwizard.tui.screens.fleet import FleetHelpScreen
         from tvwizard.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(FleetHelpScreen(self.screen))
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The palette lists the view's actions (as the footer names them), then the app's own."""
-        seen: set[str] = set()
-        for binding in screen.active_bindings.values():
-            b = binding.binding
-            if not b.description or b.action in seen or not binding.enabled:
-                continue
-            seen.add(b.action)
-            action = b.action
-            yield SystemCommand(
-                b.description,
-                f"{b.description} (key: {b.key_display or b.key})",
-                lambda action=action, screen=screen: self.call_later(screen.run_action, action),
-            )
-        yield from super().get_system_commands(screen)
 
 
 def make_fleet_app(summary: FleetSummary, *, ascii: bool = False, environ: Mapping[str, str] | None = None) -> FleetApp:
