@@ -13,7 +13,7 @@ import asyncio
 import datetime as _dt
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from tvwizard import __version__
@@ -108,11 +108,11 @@ async def run_session(
             timings.setdefault("static_findings", time.monotonic() - origin)
             publish(final=False)
 
-    async def one(spec: ProbeSpec) -> ProbeRun:
+    async def launch(spec: ProbeSpec) -> ProbeRun:
         timeout = spec.timeout * opts.timeout_scale
         if spec.live and opts.live_timeout is not None:
             timeout = opts.live_timeout
-        run = await run_probe(
+        return await run_probe(
             spec,
             target.python,
             cwd=cwd,
@@ -123,8 +123,11 @@ async def run_session(
             probes_dir=opts.probes_dir,
             nice=0 if spec.live else opts.static_nice,
         )
+
+    async def one(spec: ProbeSpec) -> ProbeRun:
+        run = await launch(spec)
         if spec.live:
-            run = await _continue_after_crash(spec, run, target, cwd, opts, emit, origin, timeout)
+            run = await _continue_after_crash(spec, run, launch, emit)
         finished(run)
         return run
 
@@ -174,12 +177,8 @@ async def run_session(
 async def _continue_after_crash(
     spec: ProbeSpec,
     run: ProbeRun,
-    target: Target,
-    cwd: str,
-    opts: SessionOptions,
+    launch: Callable[[ProbeSpec], Awaitable[ProbeRun]],
     emit: Callable[[ProbeEvent], None],
-    origin: float,
-    timeout: float,
 ) -> ProbeRun:
     """Re-run the steps after a crashed/hung step, skipping it; merge the results."""
     attempts = 0
@@ -192,16 +191,7 @@ async def _continue_after_crash(
         skip.append(bad[-1])
         again = replace(spec, options={**spec.options, "skip": list(skip)})
         emit(ProbeStarted(spec.name))
-        rerun = await run_probe(
-            again,
-            target.python,
-            cwd=cwd,
-            env=opts.env,
-            on_event=emit,
-            origin=origin,
-            timeout=timeout,
-            probes_dir=opts.probes_dir,
-        )
+        rerun = await launch(again)
         kept = {s.name for s in run.steps}
         merged = list(run.steps) + [s for s in rerun.steps if s.name not in kept]
         log = [*run.log, *rerun.log]
