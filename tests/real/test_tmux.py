@@ -93,3 +93,43 @@ def test_wizard_in_tmux_shows_the_root_cause(broken_env, tmp_path):
         wait_screen(session, lambda s: "tvwizard-exit=1" in s, "exit code 1 (problems found)", 15)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=20)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_wizard_in_tmux_applies_a_fix_and_verifies_it(tmp_path):
+    """Broken env → findings → fixes → apply (after the dialog) → checked again → fixed.
+
+    On a private hard-linked copy of the torch 2.14.1 + torchvision 0.28.0 env; pip takes
+    torchvision 0.29.1 from the local wheels, so no network is needed.
+    """
+    import realenvs
+
+    try:
+        env = realenvs.clone("tv028-on-torch2141", tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(f"real env unavailable: {exc}")
+    work = tmp_path / "work"
+    work.mkdir()
+    session = f"tvwizard-test-{uuid.uuid4().hex[:8]}"
+    command = f"cd {work} && TERM=xterm-256color {TVWIZARD} --python {env}/bin/python; echo tvwizard-exit=$?; sleep 30"
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
+    try:
+        wait_screen(session, lambda s: "Which Python should tvwizard examine?" in s, "the target step", 30)
+        tmux("send-keys", "-t", session, "Enter")
+        wait_screen(session, lambda s: "root cause(s) found" in s, "the probes to finish", 240)
+        tmux("send-keys", "-t", session, "n")
+        wait_screen(session, lambda s: "version-mismatch" in s, "the version-mismatch finding", 30)
+        tmux("send-keys", "-t", session, "f")
+        fixes = wait_screen(session, lambda s: "Commands" in s, "the fixes step", 30)
+        assert "-m pip install --no-deps torchvision==0.29.1" in flat(fixes)  # the path may wrap
+        tmux("send-keys", "-t", session, "a")
+        dialog = wait_screen(session, lambda s: "Run it (y)" in s, "the confirmation dialog", 15)
+        assert "never with sudo" in flat(dialog)
+        tmux("send-keys", "-t", session, "y")
+        done = wait_screen(session, lambda s: "is gone" in s, "the fix to be applied and verified", 300)
+        assert "Successfully installed torchvision-0.29.1" in flat(done)
+        assert "version-mismatch is gone" in flat(done) and "torchvision works now" in flat(done)
+        tmux("send-keys", "-t", session, "q")
+        wait_screen(session, lambda s: "tvwizard-exit=0" in s, "exit code 0 (works)", 15)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=20)
