@@ -151,3 +151,29 @@ def test_report_compare_healthy_vs_broken(tmp_path):
     assert "build-variant-mismatch" in text
     md = tvwizard("--python", env_python("cpu-torch-cuda-tv"), "report", "-o", "-", cwd=tmp_path)
     assert md.stdout.startswith("# ") and "build-variant-mismatch" in md.stdout
+
+
+def test_truncated_extension_crashes_the_import_and_a_reinstall_repairs_it(tmp_path):
+    """A half-written _C_stable.so (an interrupted install): the loader maps it past its end."""
+    try:
+        env = realenvs.clone("healthy", tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(str(exc))
+    so = realenvs.site_packages(env) / "torchvision" / "_C_stable.so"
+    head = so.read_bytes()[:4096]
+    so.unlink()  # a hard link to the cached env: never write through it
+    so.write_bytes(head)
+    python = str(env / "bin" / "python")
+    work = tmp_path / "work"
+    work.mkdir()
+    code, data = check(python, work)
+    assert code == 1
+    corrupt = finding(data, "corrupt-file")
+    assert "torchvision/_C_stable.so (truncated)" in corrupt["title"]
+    assert data["findings"][0]["id"] == "corrupt-file"
+    crash = finding(data, "import-crash")  # SIGBUS (or SIGSEGV) while importing torchvision
+    assert crash["caused_by"] == "corrupt-file" and "import torchvision" in crash["title"]
+    assert "--force-reinstall" in corrupt["fixes"][0]["argv"][0]
+    proc = tvwizard("--python", python, "fix", "--apply", "--yes", "--finding", "corrupt-file", cwd=work)
+    assert "corrupt-file is gone" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0

@@ -59,10 +59,19 @@ def import_crash(ev: Evidence) -> list[Finding]:
                 title=title,
                 explanation=explanation,
                 evidence=[Ev("live", step.name, tb or (run.error or ""))],
+                # A damaged .so is mapped past its end by the loader: SIGBUS/SIGSEGV at import.
+                caused_by="corrupt-file" if step.status == "crashed" and _damaged_files(ev) else None,
                 checks=[step.name],
             )
         )
     return out
+
+
+def _damaged_files(ev: Evidence) -> bool:
+    from tvwizard.diagnosis.rules.native import DAMAGED
+
+    packages = ev.data("native").get("packages") or {}
+    return any(f.get("problem") in DAMAGED for info in packages.values() for f in info.get("files") or [])
 
 
 @rule("live")

@@ -112,7 +112,7 @@ def image_extension_failed(ev: Evidence) -> Finding | None:
     )
 
 
-_BAD = ("empty", "not-elf", "bad-elf", "truncated", "unreadable")
+DAMAGED = ("empty", "not-elf", "bad-elf", "truncated", "unreadable")
 
 
 @rule("native")
@@ -121,7 +121,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
 
     out = []
     for pkg, info in (ev.data("native").get("packages") or {}).items():
-        bad = [f for f in info.get("files") or [] if f.get("problem") in _BAD]
+        bad = [f for f in info.get("files") or [] if f.get("problem") in DAMAGED]
         if not bad:
             continue
         d = ev.dist(pkg)
