@@ -411,3 +411,27 @@ def test_low_disk_warning_and_machine_line():
     assert machine.summary.startswith("Debian GNU/Linux 12, x86_64, 2 CPUs") and machine.status.value == "warning"
     e.system["disk"]["free"] = 50 * 2**30
     assert "low-disk" not in ids(diagnose(e))
+
+
+def test_stray_copy_on_pythonpath_is_the_root_of_the_mismatch():
+    data = dists(
+        ("torch", "2.14.1"),
+        ("torchvision", "0.28.0"),
+        dups={
+            "torchvision": [
+                {"version": "0.28.0", "loc": 0, "installer": "pip"},
+                {"version": "0.29.1", "loc": 1, "installer": "pip"},
+            ]
+        },
+    )
+    data["locations"][0] = "/old/stuff"
+    data["dists"][1]["loc"] = 0
+    interp = {"sys_path": [{"index": 1, "path": "/old/stuff", "origin": "pythonpath"}]}
+    e = ev(distributions=data, interpreter=interp)
+    e.env = {"PYTHONPATH": "/old/stuff:/keep/me"}
+    found = diagnose(e)
+    assert ids(found)[:2] == ["duplicate-install", "version-mismatch"]
+    root = found[0]
+    assert "torchvision 0.28.0 on PYTHONPATH (/old/stuff) hides the env's own torchvision 0.29.1" == root.title
+    assert root.fixes[0].env == {"PYTHONPATH": "/keep/me"}
+    assert found[1].caused_by == "duplicate-install"

@@ -24,7 +24,9 @@ def env_python(name: str) -> str:
         pytest.skip(f"real env {name} unavailable here: {exc}")
 
 
-def tvwizard(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def tvwizard(
+    *args: str, cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tvwizard", *args],
         capture_output=True,
@@ -32,11 +34,12 @@ def tvwizard(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Complete
         stdin=subprocess.DEVNULL,
         cwd=cwd,
         timeout=timeout,
+        env=env,
     )
 
 
-def check(python: str, cwd: Path) -> tuple[int, dict]:
-    proc = tvwizard("--python", python, "check", "--json", cwd=cwd)
+def check(python: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, dict]:
+    proc = tvwizard("--python", python, "check", "--json", cwd=cwd, env=env)
     assert proc.stdout.strip(), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -177,3 +180,31 @@ def test_truncated_extension_crashes_the_import_and_a_reinstall_repairs_it(tmp_p
     proc = tvwizard("--python", python, "fix", "--apply", "--yes", "--finding", "corrupt-file", cwd=work)
     assert "corrupt-file is gone" in proc.stdout, proc.stdout + proc.stderr
     assert proc.returncode == 0
+
+
+def test_stale_copy_on_pythonpath_is_the_root_cause_not_the_versions(tmp_path):
+    """torchvision 0.28.0 left on PYTHONPATH hides the env's own, matching 0.29.1."""
+    import os
+
+    python = env_python("healthy")
+    stale = tmp_path / "stale"
+    pip = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--target", str(stale), "torchvision==0.28.0"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    if pip.returncode != 0:
+        pytest.skip(f"torchvision 0.28.0 wheel not available here: {pip.stderr[-300:]}")
+    env = {**os.environ, "PYTHONPATH": str(stale)}
+    code, data = check(python, tmp_path, env)
+    assert code == 1
+    root = data["findings"][0]
+    assert root["id"] == "duplicate-install"
+    assert f"torchvision 0.28.0 on PYTHONPATH ({stale})" in root["title"] and "0.29.1" in root["title"]
+    assert finding(data, "version-mismatch")["caused_by"] == "duplicate-install"
+    fix = root["fixes"][0]
+    assert fix["kind"] == "env" and fix["env"] == {"PYTHONPATH": None}
+    # With the env var fix applied, it works.
+    code, data = check(python, tmp_path, {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert code == 0

@@ -59,7 +59,7 @@ def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.s
         return
     shown: dict[tuple[str, ...], str] = {}
     for n, (finding, fixes) in enumerate(items, 1):
-        mark = "✗" if finding.severity is Severity.ERROR else "!"
+        mark = {Severity.ERROR: "✗", Severity.WARNING: "!"}.get(finding.severity, "•")
         print(f"{n}. {mark} {finding.title} [{finding.id}]", file=out)
         for i, fix in enumerate(fixes, 1):
             key = tuple(fix.commands) or (fix.id, *sorted(f"{k}={v}" for k, v in fix.env.items()))

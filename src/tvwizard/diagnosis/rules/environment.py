@@ -220,6 +220,78 @@ def _q(path: str) -> str:
     return shlex.quote(path)
 
 
+def stray_copy(ev: Evidence, key: str) -> dict | None:
+    """The copy of ``key`` Python imports when it is not the env's own but another one is.
+
+    Returns ``{"copy", "location", "origin", "own"}`` (``origin`` as the interpreter probe
+    names sys.path entries: pythonpath, user_site, cwd, pth…), or None.
+    """
+    copies = (ev.data("distributions").get("duplicates") or {}).get(key) or []
+    prefix = ev.target.prefix.rstrip("/") + "/" if ev.target.prefix else ""
+    if len(copies) < 2 or not prefix:
+        return None
+    first = copies[0]
+    location = ev.dist_location(first) or ""
+    own = next((c for c in copies[1:] if (ev.dist_location(c) or "").startswith(prefix)), None)
+    if location.startswith(prefix) or own is None:
+        return None
+    entry = next(
+        (e for e in ev.data("interpreter").get("sys_path") or [] if location in (e.get("path"), e.get("abs"))), {}
+    )
+    return {"copy": first, "location": location, "origin": entry.get("origin") or "", "own": own}
+
+
+_ORIGIN_WORDS = {
+    "pythonpath": "on PYTHONPATH",
+    "user_site": "in the user site-packages",
+    "cwd": "in the working folder",
+    "pth": "added by a .pth file",
+}
+
+
+def _stray_fixes(ev: Evidence, key: str, stray: dict) -> list[Fix]:
+    location, origin = stray["location"], stray["origin"]
+    if origin == "pythonpath":
+        entries = [e for e in (ev.env.get("PYTHONPATH") or "").split(os.pathsep) if e]
+        kept = [e for e in entries if os.path.normpath(e) != os.path.normpath(location)]
+        return [
+            Fix(
+                id="trim-pythonpath",
+                title=f"Take {location} out of PYTHONPATH",
+                kind="env",
+                env={"PYTHONPATH": os.pathsep.join(kept) or None},
+                why=f"It puts another {key} ahead of the one installed in the env.",
+                undo=f"Set PYTHONPATH back to {os.pathsep.join(entries)}",
+                restart=True,
+            )
+        ]
+    if origin == "user_site":
+        return [
+            Fix(
+                id="ignore-user-site",
+                title="Ignore the user site-packages for this Python",
+                kind="env",
+                env={"PYTHONNOUSERSITE": "1"},
+                why=f"The user-site {key} wins over the env's own; removing it with "
+                f"`{ev.target.python} -m pip uninstall {key}` (which takes the first copy) works too.",
+                undo="unset PYTHONNOUSERSITE",
+                restart=True,
+            )
+        ]
+    copy = stray["copy"]
+    paths = [os.path.join(location, key), os.path.join(location, str(copy.get("meta") or f"{key}-*.dist-info"))]
+    return [
+        Fix(
+            id="remove-stray-copy",
+            title=f"Remove the stray {key} in {location}",
+            kind="manual",
+            why="Python imports it instead of the env's own copy.",
+            commands=["rm -r " + " ".join(_q(p) for p in paths)],
+            changes=f"Deletes {key} {copy.get('version')} from {location} (outside the env).",
+        )
+    ]
+
+
 @rule("distributions")
 def duplicate_install(ev: Evidence) -> list[Finding]:
     dups = ev.data("distributions").get("duplicates") or {}
@@ -234,18 +306,32 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
             for c in copies
         ]
         versions = {str(c.get("version")) for c in copies}
+        stray = stray_copy(ev, key)
+        if stray is not None:
+            where = _ORIGIN_WORDS.get(stray["origin"], f"in {stray['location']}")
+            title = (
+                f"{key} {stray['copy'].get('version')} {where} ({stray['location']}) hides the env's own "
+                f"{key} {stray['own'].get('version')}"
+            )
+            severity = Severity.ERROR if key in ("torch", "torchvision") or len(versions) > 1 else Severity.WARNING
+            fixes = _stray_fixes(ev, key, stray)
+        else:
+            title = f"{len(copies)} copies of {key} are reachable: {'; '.join(desc)}"
+            severity = Severity.ERROR if len(versions) > 1 and key in ("torch", "torchvision") else Severity.WARNING
+            fixes = []
         out.append(
             Finding(
                 id="duplicate-install",
-                severity=Severity.ERROR if len(versions) > 1 and key in ("torch", "torchvision") else Severity.WARNING,
-                title=f"{len(copies)} copies of {key} are reachable: {'; '.join(desc)}",
+                severity=severity,
+                title=title,
                 explanation=(
-                    "Python imports the first copy on sys.path, while pip (or conda) may report and "
-                    "upgrade another one. Remove the copy you do not want (typically the user-site "
-                    "one: `pip uninstall` with the interpreter that owns it), or set PYTHONNOUSERSITE=1."
+                    "Python imports the first copy on sys.path, while pip (or conda) reports and "
+                    "upgrades the env's own. Installing into the env does not help while the other "
+                    "copy stays first: take it off the path."
                 ),
                 evidence=[Ev("distributions", key, d) for d in desc],
-                checks=["distributions"],
+                fixes=fixes,
+                checks=["distributions", "resolution"],
             )
         )
     return out

@@ -26,6 +26,27 @@ def _builds(ev: Evidence) -> tuple[knowledge.Build, knowledge.Build] | None:
     return tb, vb
 
 
+def _stray_cause(ev: Evidence) -> str | None:
+    """duplicate-install when the mismatch comes from a stray copy whose env-own twin pairs."""
+    from tvwizard.diagnosis.rules.environment import stray_copy
+
+    for key in ("torchvision", "torch"):
+        stray = stray_copy(ev, key)
+        if stray is None:
+            continue
+        own = str(stray["own"].get("version") or "")
+        other = ev.torch_version() if key == "torchvision" else ev.torchvision_version()
+        if not own or not other:
+            continue
+        torch_v, tv_v = (other, own) if key == "torchvision" else (own, other)
+        try:
+            if knowledge.is_released_pair(knowledge.parse_local(torch_v).base, knowledge.parse_local(tv_v).base):
+                return "duplicate-install"
+        except ValueError:
+            continue
+    return None
+
+
 def variant_conflict(tb: knowledge.Build, vb: knowledge.Build) -> str | None:
     """Why these two builds cannot work together, or None (unknown counts as no conflict)."""
     if vb.is_cuda and tb.is_cpu:
@@ -139,6 +160,7 @@ def version_mismatch(ev: Evidence) -> Finding | None:
     title = f"torchvision {vb.base} is made for torch {made_for or req or '?'}; your torch is {ev.torch_version()}"
     fixes = [f for f in (pair_torchvision_fix(ev, tb.base, tb.variant), newest_pair_fix(ev, tb.variant)) if f]
     return Finding(
+        caused_by=_stray_cause(ev),
         id="version-mismatch",
         severity=Severity.ERROR,
         title=title,
@@ -192,6 +214,7 @@ def build_variant_mismatch(ev: Evidence) -> Finding | None:
     )
     fixes = [f for f in (pair_torchvision_fix(ev, tb.base, tb.variant), newest_pair_fix(ev, tb.variant)) if f]
     return Finding(
+        caused_by=_stray_cause(ev),
         id="build-variant-mismatch",
         severity=Severity.ERROR,
         title=title,
