@@ -432,6 +432,6 @@ def test_stray_copy_on_pythonpath_is_the_root_of_the_mismatch():
     found = diagnose(e)
     assert ids(found)[:2] == ["duplicate-install", "version-mismatch"]
     root = found[0]
-    assert "torchvision 0.28.0 on PYTHONPATH (/old/stuff) hides the env's own torchvision 0.29.1" == root.title
+    assert root.title == "torchvision 0.28.0 on PYTHONPATH (/old/stuff) hides the env's own torchvision 0.29.1"
     assert root.fixes[0].env == {"PYTHONPATH": "/keep/me"}
     assert found[1].caused_by == "duplicate-install"

@@ -205,6 +205,10 @@ def test_stale_copy_on_pythonpath_is_the_root_cause_not_the_versions(tmp_path):
     assert finding(data, "version-mismatch")["caused_by"] == "duplicate-install"
     fix = root["fixes"][0]
     assert fix["kind"] == "env" and fix["env"] == {"PYTHONPATH": None}
-    # With the env var fix applied, it works.
+    # `fix --apply` proves an env fix by probing with the environment it describes.
+    proc = tvwizard("--python", python, "fix", "--apply", "--shell", "fish", cwd=tmp_path, env=env)
+    assert "duplicate-install is gone and torchvision works" in proc.stdout, proc.stdout + proc.stderr
+    assert "set -e PYTHONPATH" in proc.stdout and proc.returncode == 0
+    # And with the fix made for real, it works.
     code, data = check(python, tmp_path, {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert code == 0

@@ -75,13 +75,17 @@ def diagnose_target(
     on_event: Callable[[ProbeEvent], None] | None = None,
     *,
     warm: Iterable[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Report:
-    """Run the diagnosis.  ``warm``: modules the caller needs afterwards, loaded meanwhile."""
+    """Run the diagnosis.  ``warm``: modules the caller needs afterwards, loaded meanwhile.
+
+    ``env``: the environment the probes see (default: ours, i.e. the user's).
+    """
     import asyncio
 
     from tvwizard.engine.session import SessionOptions, run_session
 
-    opts = SessionOptions()
+    opts = SessionOptions(env=env)
     timeout = getattr(args, "timeout", None)
     if timeout:
         opts.live_timeout = timeout

@@ -111,13 +111,23 @@ def run_fix(args: argparse.Namespace) -> int:
                 "Run `tvwizard fix --apply` to apply the first fix (or --finding ID --choice N), after a confirmation."
             )
         return report.exit_code
-    chosen = _choose(items, args.choice)
-    if chosen is None:
+    if not items:
+        return report.exit_code
+    # The first item is the most important root cause (errors first); --finding picks another.
+    finding, fixes = items[0]
+    if not 1 <= args.choice <= len(fixes):
+        print(f"tvwizard: {finding.id} has {len(fixes)} fix(es); --choice {args.choice} is not one", file=sys.stderr)
+        return 2
+    fix = fixes[args.choice - 1]
+    if fix.kind == "env" and fix.env:
+        return _try_env_fix(target, args, report, finding, fix)
+    if not fix.applicable:
         print(
-            "tvwizard: nothing here that tvwizard can apply for you; follow the steps above by hand.", file=sys.stderr
+            f"tvwizard: {finding.id}'s fix {args.choice} is one to do by hand (shown above); tvwizard runs only "
+            "installs with the target's own installer.",
+            file=sys.stderr,
         )
         return report.exit_code or 1
-    finding, fix = chosen
     print(f"About to run, for {finding.id}:")
     for cmd in fix.commands:
         print(f"  $ {cmd}")
@@ -159,8 +169,34 @@ def run_fix(args: argparse.Namespace) -> int:
     return after.exit_code
 
 
-def _choose(items: list[tuple[Finding, list[Fix]]], choice: int) -> tuple[Finding, Fix] | None:
-    for finding, fixes in items:
-        if 1 <= choice <= len(fixes) and fixes[choice - 1].applicable:
-            return finding, fixes[choice - 1]
-    return None
+def _try_env_fix(target, args, report: Report, finding: Finding, fix: Fix) -> int:
+    """An env-var fix is the user's shell's to make; tvwizard proves it first.
+
+    Nothing is changed: the probes run again with the environment the fix describes, and
+    the user gets the lines to put in their shell (or the file from --env-file).
+    """
+    import os
+
+    from tvwizard.cli.common import diagnose_target
+    from tvwizard.fixes.shell import LABELS, detect_shell, render_env
+
+    env = dict(os.environ)
+    for name, value in fix.env.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    print(f"Checking again with the environment {finding.id}'s fix describes (nothing is changed)…")
+    after = diagnose_target(target, args, env=env)
+    shell = getattr(args, "shell", None) or detect_shell()
+    if finding.id in after.finding_ids():
+        print(f"✗ With that environment {finding.id} is still there; the fix would not help.")
+        return after.exit_code or 1
+    print(
+        f"✓ With that environment {finding.id} is gone"
+        + (" and torchvision works." if after.verdict == "works" else f"; {after.verdict} otherwise.")
+    )
+    print(f"Make it yours: run these in {LABELS.get(shell, shell)} (or put them in its startup file):")
+    for line in render_env(fix.env, shell):
+        print(f"  {line}")
+    return 0 if after.verdict == "works" else after.exit_code
