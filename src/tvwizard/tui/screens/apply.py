@@ -63,7 +63,8 @@ class ApplyScreen(WizardScreen):
         log = self.query_one("#apply-log", Log)
         self._status(Text("Running the fix…", style="bold cyan"))
         try:
-            result = await app.deps.apply_fix(self.fix, target.python, log.write_line)
+            # Fix commands name the interpreter itself (Target.executable), not a shim.
+            result = await app.deps.apply_fix(self.fix, target.executable or target.python, log.write_line)
         except asyncio.CancelledError:
             self._end("cancelled", Text("Cancelled: the fix was stopped part way.", style="bold yellow"))
             raise

@@ -84,7 +84,7 @@ class FixScreen(WizardScreen):
         self.refusal = None
         target = self.wizard.state.target
         try:
-            self.wizard.deps.check_runnable(fix, target.python if target else "")
+            self.wizard.deps.check_runnable(fix, (target.executable or target.python) if target else "")
         except Exception as exc:
             self.refusal = str(exc)
         status = Text()
