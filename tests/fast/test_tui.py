@@ -495,7 +495,8 @@ async def test_env_fix_rendered_for_the_users_shell_and_others():
         assert area.text.startswith("Remove-Item Env:LD_PRELOAD")
         await pilot.press("s", "c")  # → bash
         assert app.clipboard == "unset LD_PRELOAD\nexport LD_LIBRARY_PATH=/opt/a"
-        assert app.screen.check_action("apply", ()) is None  # env fixes are not run for you
+        # env fixes are never run for you; a checks them by probing with that env (test below)
+        assert app.screen.check_action("apply", ()) is True
 
 
 async def test_broken_env_fix_apply_verified():
@@ -715,3 +716,48 @@ async def test_theme_from_environment():
     app = build(FakeEngine([load("broken")]), environ={"TVWIZARD_THEME": "textual-light"})
     async with app.run_test(size=(80, 24)):
         assert app.theme == "textual-light"
+
+
+async def test_env_fix_is_checked_with_that_environment_and_nothing_is_changed():
+    """a on an env-var fix: no dialog, no command; the probes run with the env it describes."""
+    from tvwizard.model import Evidence as Ev
+    from tvwizard.model import Finding, Severity
+    from tvwizard.tui.screens.apply import ApplyScreen
+
+    broken = load("broken")
+    env_fix = Fix(
+        id="trim-pythonpath",
+        title="Take /old/stuff out of PYTHONPATH",
+        kind="env",
+        env={"PYTHONPATH": None},
+        restart=True,
+    )
+    stray = Finding(
+        "duplicate-install",
+        Severity.ERROR,
+        "torchvision 0.28.0 on PYTHONPATH hides 0.29.1",
+        evidence=[Ev("distributions", "torchvision", "0.28.0 in /old/stuff")],
+        fixes=[env_fix],
+    )
+    broken = replace(broken, findings=[stray])
+    healthy = load("healthy")
+    seen_env: list[dict | None] = []
+
+    class EnvEngine(FakeEngine):
+        async def run_session(self, target, on_event, env=None):
+            seen_env.append(env)
+            return await super().run_session(target, on_event)
+
+    engine = EnvEngine([broken, healthy])
+    app = build(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_findings(pilot, app)
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
+        screen = app.screen
+        assert screen.outcome == "gone" and engine.applied == []  # nothing was run
+        assert seen_env[-1] is not None and "PYTHONPATH" not in seen_env[-1]
+        assert app.state.report is broken  # the user's env has not changed yet
+        assert "unset PYTHONPATH" in "\n".join(screen.query_one("#apply-log").lines)

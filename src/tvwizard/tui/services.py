@@ -20,8 +20,9 @@ from tvwizard.model import Fix, Report, Target
 EventSink = Callable[[ProbeEvent], None]
 #: ``resolve(python or None) -> Target``; raises :class:`tvwizard.target.TargetError`.
 TargetResolver = Callable[[str | None], Target]
-#: ``await run(target, on_event) -> Report``: every probe, findings as they come.
-SessionRunner = Callable[[Target, EventSink], Awaitable[Report]]
+#: ``await run(target, on_event) -> Report``: every probe, findings as they come; env-var fixes call it with ``env=`` (the
+#: environment the probes should see) to check a fix before the user makes it.
+SessionRunner = Callable[..., Awaitable[Report]]
 #: ``await rerun(target, probe_name, previous_report, on_event) -> Report``.
 ProbeRerunner = Callable[[Target, str, Report, EventSink], Awaitable[Report]]
 #: ``await apply(fix, target_python, on_line) -> ApplyResult`` (see :mod:`tvwizard.fixes.apply`).
@@ -60,10 +61,15 @@ def _session_options(timeout: float | None):  # -> SessionOptions
 
 
 def real_session_runner(timeout: float | None = None) -> SessionRunner:
-    async def run(target: Target, on_event: EventSink) -> Report:
+    async def run(target: Target, on_event: EventSink, env: Mapping[str, str] | None = None) -> Report:
+        """``env``: the environment the probes see (default: ours); an env-var fix is
+        verified by running the probes with the environment it describes."""
         from tvwizard.engine.session import run_session
 
-        return await run_session(target, _session_options(timeout), on_event)
+        opts = _session_options(timeout)
+        if env is not None:
+            opts = replace(opts, env=dict(env))
+        return await run_session(target, opts, on_event)
 
     return run
 

@@ -34,13 +34,15 @@ class ApplyScreen(WizardScreen):
         super().__init__()
         self.finding = finding
         self.fix = fix
+        self.verify_only = fix.kind == "env" and bool(fix.env)  # nothing to run: probe with the env
         self.phase = "applying"  # applying | checking | done
         self.outcome: str | None = None  # gone | still-there | failed | cancelled | error
         self.after: Report | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_top()
-        yield Static(Text.assemble(("Applying: ", "bold"), self.fix.title), id="apply-title")
+        verb = "Checking with the environment of: " if self.verify_only else "Applying: "
+        yield Static(Text.assemble((verb, "bold"), self.fix.title), id="apply-title")
         yield Log(id="apply-log", max_lines=5000)
         yield ProgressBar(id="apply-progress", show_eta=False)
         yield Static("", id="apply-status")
@@ -61,6 +63,9 @@ class ApplyScreen(WizardScreen):
         before = app.state.report
         assert target is not None and before is not None
         log = self.query_one("#apply-log", Log)
+        if self.verify_only:
+            await self._verify_env(target, before, log)
+            return
         self._status(Text("Running the fix…", style="bold cyan"))
         try:
             # Fix commands name the interpreter itself (Target.executable), not a shim.
@@ -114,6 +119,49 @@ class ApplyScreen(WizardScreen):
         else:
             self._end(
                 "still-there", Text(f"✗ {self.finding.id} is still there. n shows the new findings.", style="bold red")
+            )
+
+    async def _verify_env(self, target, before: Report, log: Log) -> None:
+        """An env-var fix is the user's shell's to make: prove it first, change nothing."""
+        import os
+
+        from tvwizard.fixes.apply import finding_gone
+        from tvwizard.fixes.shell import LABELS, render_env
+
+        app = self.wizard
+        env = dict(app.deps.environ or os.environ)
+        for name, value in self.fix.env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        log.write_line("Nothing is changed: every probe runs again with this environment:")
+        shell = app.state.shell
+        for line in render_env(self.fix.env, shell):
+            log.write_line(f"  {line}")
+        self.phase = "checking"
+        self.refresh_bindings()
+        self._status(Text("Checking with that environment…", style="bold cyan"))
+        try:
+            after = await app.deps.run_session(target, lambda _ev: None, env=env)
+        except asyncio.CancelledError:
+            self._end("cancelled", Text("Cancelled while checking.", style="bold yellow"))
+            raise
+        except Exception as exc:
+            self._end("error", Text(f"✗ Checking failed: {exc}", style="bold red"))
+            return
+        if finding_gone(before, after, self.finding.id):
+            text = Text(f"✓ With that environment {self.finding.id} is gone", style="bold green")
+            text.append(" and torchvision works." if after.verdict == "works" else ".", style="bold green")
+            text.append(
+                f"\nMake it yours: run the lines above in {LABELS.get(shell, shell)} (c on the fixes "
+                "step copies them), then start Python again.",
+                style="",
+            )
+            self._end("gone", text)
+        else:
+            self._end(
+                "still-there", Text(f"✗ With that environment {self.finding.id} is still there.", style="bold red")
             )
 
     def _end(self, outcome: str, text: Text) -> None:

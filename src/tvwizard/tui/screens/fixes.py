@@ -83,15 +83,19 @@ class FixScreen(WizardScreen):
             area.border_title = "Commands"
         self.refusal = None
         target = self.wizard.state.target
-        try:
-            self.wizard.deps.check_runnable(fix, (target.executable or target.python) if target else "")
-        except Exception as exc:
-            self.refusal = str(exc)
+        if fix.kind != "env" or not fix.env:
+            try:
+                self.wizard.deps.check_runnable(fix, (target.executable or target.python) if target else "")
+            except Exception as exc:
+                self.refusal = str(exc)
         status = Text()
-        if self.refusal is None:
+        if fix.kind == "env" and fix.env:
+            status.append(
+                "Run these lines in your shell, then start Python again; a checks them first (nothing is changed). ",
+                style="",
+            )
+        elif self.refusal is None:
             status.append("a runs it for you (after you confirm). ", style="")
-        elif fix.kind == "env":
-            status.append("Run these lines in your shell, then start Python again. ", style="")
         status.append("c copies it.", style="dim")
         self.query_one("#fix-status", Static).update(status)
         self.refresh_bindings()
@@ -145,6 +149,9 @@ class FixScreen(WizardScreen):
         from tvwizard.tui.screens.dialogs import ConfirmDialog
 
         fix = self.fix
+        if fix.kind == "env" and fix.env:  # changes nothing: no confirmation needed
+            self.wizard.apply(self.finding, fix)
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
