@@ -20,8 +20,8 @@ from tvwizard.model import Fix, Report, Target
 EventSink = Callable[[ProbeEvent], None]
 #: ``resolve(python or None) -> Target``; raises :class:`tvwizard.target.TargetError`.
 TargetResolver = Callable[[str | None], Target]
-#: ``await run(target, on_event) -> Report``: every probe, findings as they come; env-var fixes call it with ``env=`` (the
-#: environment the probes should see) to check a fix before the user makes it.
+#: ``await run(target, on_event) -> Report``: every probe, findings as they come; env-var
+#: fixes call it with ``env=`` (what the probes should see) to check a fix before it is made.
 SessionRunner = Callable[..., Awaitable[Report]]
 #: ``await rerun(target, probe_name, previous_report, on_event) -> Report``.
 ProbeRerunner = Callable[[Target, str, Report, EventSink], Awaitable[Report]]
