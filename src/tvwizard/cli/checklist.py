@@ -118,10 +118,11 @@ def render_checklist(report: Report, console: Console, *, verbose: bool = False,
     if shown:
         console.print()
         console.print("[bold]Findings[/] (root causes first)")
+    shown_fixes: dict[tuple[str, ...], str] = {}
     for f in shown:
         if f.caused_by is not None:
             continue
-        _finding(console, f, report, verbose, uni, arrow)
+        _finding(console, f, report, verbose, uni, arrow, shown_fixes)
     console.print()
     if report.verdict != "works":
         console.print(
@@ -138,7 +139,15 @@ def _mark(status: CheckStatus, uni: bool) -> str:
     return f"[{mark_u}]" if uni else mark_a
 
 
-def _finding(console: Console, f: Finding, report: Report, verbose: bool, uni: bool, arrow: str) -> None:
+def _finding(
+    console: Console,
+    f: Finding,
+    report: Report,
+    verbose: bool,
+    uni: bool,
+    arrow: str,
+    shown_fixes: dict[tuple[str, ...], str],
+) -> None:
     mu, ma, style = SEVERITY[f.severity]
     console.print(f"[{style}]{mu if uni else ma}[/] [bold]{escape(f.title)}[/] [dim]({f.id})[/]", highlight=False)
     if f.explanation:
@@ -152,6 +161,11 @@ def _finding(console: Console, f: Finding, report: Report, verbose: bool, uni: b
         for e in f.evidence:
             _evidence(console, e.probe, e.fact, e.detail, indent=4)
     for i, fix in enumerate(f.fixes, 1):
+        key = tuple(fix.commands) or (fix.id, *sorted(f"{k}={v}" for k, v in fix.env.items()))
+        if key in shown_fixes:
+            console.print(f"    [bold]Fix {i}:[/] the same as {shown_fixes[key]} above", highlight=False)
+            continue
+        shown_fixes[key] = f"fix {i} of {f.id}"
         console.print(f"    [bold]Fix {i}:[/] {escape(fix.title)}", highlight=False)
         if verbose and fix.why:
             console.print(f"      {escape(fix.why)}", highlight=False)

@@ -53,14 +53,27 @@ def _clean(value):
     return _clean(repr(value))
 
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _outside_probes(tb):
+    """The traceback without its leading frames in tvwizard's probes: users see their code."""
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_HERE + os.sep):
+        if tb.tb_next is None:
+            break  # the error is raised in a probe itself: keep that frame
+        tb = tb.tb_next
+    return tb
+
+
 def format_exception(exc):
-    """The exception as data: type, message and the full traceback text."""
+    """The exception as data: type, message and the traceback from the probed code on."""
+    tb = _outside_probes(exc.__traceback__)
     return {
         "type": type(exc).__module__ + "." + type(exc).__name__
         if type(exc).__module__ not in ("builtins", "__main__")
         else type(exc).__name__,
         "message": str(exc),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, tb)),
     }
 
 
