@@ -287,3 +287,23 @@ def test_concurrent_probes_keep_registry_order(probes, tmp_path):
     assert [p.data["n"] for p in report.probes] == ["slow", "quick"]
     quick = report.probe("quick")
     assert quick.started < 0.5 and time.monotonic() - start < 5  # ran beside the slow one
+
+
+def test_tracebacks_start_at_the_probed_code(probes, tmp_path):
+    """Users read the import's traceback; tvwizard's own probe frames are left out of it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "broken_pkg.py").write_text("raise RuntimeError('the real error')\n")
+    d = probes(
+        "imports",
+        """
+        def run(ctx):
+            with ctx.step("import") as s:
+                import broken_pkg  # noqa
+            return {}
+        """,
+    )
+    run = run_probe_sync("imports", cwd=work, probes_dir=d)
+    tb = run.step("import").data["error"]["traceback"]
+    assert "broken_pkg.py" in tb and "the real error" in tb
+    assert "imports.py" not in tb and "_api.py" not in tb
