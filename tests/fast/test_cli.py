@@ -317,3 +317,16 @@ def test_numpy_banner_printed_at_import_becomes_a_structured_notice(tmp_path):
     assert "compiled using NumPy 1.x" in step["data"]["stderr"]
     assert any("compiled using NumPy 1.x" in line["text"] for line in live["log"])  # still in the log too
     assert "numpy-abi" in ids(data) and code == 1
+
+
+def test_running_inside_a_torchvision_source_checkout(tmp_path):
+    site = FakeEnv().build(tmp_path / "site")
+    checkout = tmp_path / "vision"
+    (checkout / "torchvision").mkdir(parents=True)
+    (checkout / "setup.py").write_text("from setuptools import setup\n")
+    (checkout / "torchvision" / "__init__.py").write_text("import torch\n")
+    code, data = check_json(site, checkout)
+    shadow = next(f for f in data["findings"] if f["id"] == "shadowed-module")
+    assert shadow["title"].startswith(f"{checkout} is a `torchvision` source checkout")
+    assert [f["id"] for f in shadow["fixes"]] == ["leave-checkout", "build-checkout"]
+    assert code == 1

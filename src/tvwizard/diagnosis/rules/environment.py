@@ -104,32 +104,74 @@ def shadowed_by_cwd(ev: Evidence) -> Finding | None:
         if not hit and ("consider renaming" in msg or f"partially initialized module '{pkg}'" in msg):
             hit = f"{pkg} in {cwd}"
         if hit:
-            return Finding(
-                id="shadowed-module",
-                severity=Severity.ERROR,
-                title=f"{hit} in the working folder hides the real `{shadowed}` module",
-                explanation=(
-                    f"Python looks in the working folder first, so `import {shadowed}` (done by "
-                    f"{'you' if shadowed == pkg else pkg + ' or a library it uses'}) loads this file "
-                    "instead of the real module. Rename it, and delete its __pycache__."
-                ),
-                evidence=[Ev("live", step, str(err.get("traceback", ""))[-3000:] or path)],
-                fixes=[
-                    Fix(
-                        id="rename-shadowing-file",
-                        title=f"Rename {os.path.basename(hit)}",
-                        kind="rename",
-                        why=f"So `import {shadowed}` finds the real module.",
-                        commands=[
-                            f"mv {_q(hit)} {_q(hit[:-3] + '_renamed.py' if hit.endswith('.py') else hit + '_renamed')}"
-                        ],
-                        changes=f"Renames {hit}.",
-                        undo="Rename it back.",
-                    )
-                ],
-                checks=[step, "resolution"],
-            )
+            return _shadow_finding(ev, cwd, pkg, step, hit, shadowed, str(err.get("traceback", ""))[-3000:] or path)
     return None
+
+
+CHECKOUT_MARKERS = ("setup.py", "pyproject.toml", "setup.cfg", ".git")
+
+
+def _shadow_finding(ev: Evidence, cwd: str, pkg: str, step: str, hit: str, shadowed: str, detail: str) -> Finding:
+    """The finding for a module of the working folder that hides ``shadowed``."""
+    target = os.path.dirname(hit) if os.path.basename(hit) == "__init__.py" else hit  # a package: its folder
+    is_package = target != hit
+    checkout = is_package and any(os.path.exists(os.path.join(cwd, m)) for m in CHECKOUT_MARKERS)
+    who = "you" if shadowed == pkg else pkg + " or a library it uses"
+    if checkout:
+        title = f"{cwd} is a `{shadowed}` source checkout: `import {shadowed}` loads its unbuilt copy"
+        explanation = (
+            f"Python looks in the working folder first, so inside a source checkout `import {shadowed}` "
+            "finds the repository's package, whose compiled extensions were never built, instead of the "
+            "installed one. Run Python from another folder, or build the checkout in place."
+        )
+        fixes = [
+            Fix(
+                id="leave-checkout",
+                title=f"Run Python outside {cwd}",
+                kind="manual",
+                why="Outside the checkout, the installed package is found.",
+                commands=["cd ~"],
+            ),
+            Fix(
+                id="build-checkout",
+                title="Or build the checkout in place (needs a compiler and the torch it builds against)",
+                kind="manual",
+                commands=[
+                    f"cd {_q(cwd)} && {_q(ev.target.executable or ev.target.python)} -m pip install -e . "
+                    "--no-build-isolation"
+                ],
+                why="An editable install builds the extensions against the torch installed here.",
+            ),
+        ]
+    else:
+        renamed = target[:-3] + "_renamed.py" if target.endswith(".py") else target + "_renamed"
+        title = f"{target} in the working folder hides the real `{shadowed}` module"
+        explanation = (
+            f"Python looks in the working folder first, so `import {shadowed}` (done by {who}) loads this "
+            f"{'folder' if is_package else 'file'} instead of the real module. Rename it"
+            + ("" if is_package else ", and delete its __pycache__")
+            + "."
+        )
+        fixes = [
+            Fix(
+                id="rename-shadowing-file",
+                title=f"Rename {os.path.basename(target)}",
+                kind="rename",
+                why=f"So `import {shadowed}` finds the real module.",
+                commands=[f"mv {_q(target)} {_q(renamed)}"],
+                changes=f"Renames {target}.",
+                undo=f"mv {_q(renamed)} {_q(target)}",
+            )
+        ]
+    return Finding(
+        id="shadowed-module",
+        severity=Severity.ERROR,
+        title=title,
+        explanation=explanation,
+        evidence=[Ev("live", step, detail)],
+        fixes=fixes,
+        checks=[step, "resolution"],
+    )
 
 
 def _resolution_modules(ev: Evidence) -> dict:
