@@ -212,3 +212,27 @@ def test_stale_copy_on_pythonpath_is_the_root_cause_not_the_versions(tmp_path):
     # And with the fix made for real, it works.
     code, data = check(python, tmp_path, {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert code == 0
+
+
+def test_ld_preload_of_another_libc10_breaks_import_torch(tmp_path):
+    """A library torch ships, preloaded from elsewhere: the real loader takes it, torch dies."""
+    import os
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc here to build the impostor library")
+    python = env_python("healthy")
+    src = tmp_path / "x.c"
+    src.write_text("int tvwizard_impostor(void) { return 0; }\n")
+    lib = tmp_path / "libc10.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libc10.so", "-o", str(lib), str(src)], check=True)
+    env = {**os.environ, "LD_PRELOAD": str(lib)}
+    code, data = check(python, tmp_path, env)
+    assert code == 1
+    root = data["findings"][0]
+    assert root["id"] == "library-path-override"
+    assert str(lib) in root["title"] and "torch/lib/libc10.so" in root["title"]
+    assert finding(data, "torch-import-failed")["caused_by"] == "library-path-override"
+    proc = tvwizard("--python", python, "fix", "--apply", cwd=tmp_path, env=env)
+    assert "library-path-override is gone and torchvision works" in proc.stdout, proc.stdout + proc.stderr
+    assert "unset LD_PRELOAD" in proc.stdout

@@ -148,6 +148,9 @@ def _finding(
     arrow: str,
     shown_fixes: dict[tuple[str, ...], str],
 ) -> None:
+    from tvwizard.fixes.shell import LABELS, detect_shell, fix_lines
+
+    shell = detect_shell()
     mu, ma, style = SEVERITY[f.severity]
     console.print(f"[{style}]{mu if uni else ma}[/] [bold]{escape(f.title)}[/] [dim]({f.id})[/]", highlight=False)
     if f.explanation:
@@ -166,10 +169,11 @@ def _finding(
             console.print(f"    [bold]Fix {i}:[/] the same as {shown_fixes[key]} above", highlight=False)
             continue
         shown_fixes[key] = f"fix {i} of {f.id}"
-        console.print(f"    [bold]Fix {i}:[/] {escape(fix.title)}", highlight=False)
+        where = f" (in {LABELS.get(shell, shell)}; `tvwizard fix --shell` for another)" if fix.kind == "env" else ""
+        console.print(f"    [bold]Fix {i}:[/] {escape(fix.title)}{escape(where)}", highlight=False)
         if verbose and fix.why:
             console.print(f"      {escape(fix.why)}", highlight=False)
-        for cmd in fix.commands:
+        for cmd in fix_lines(fix, shell):
             console.print(f"      [cyan]{escape(cmd)}[/]", highlight=False, soft_wrap=True)
         notes = [
             x

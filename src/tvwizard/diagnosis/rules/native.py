@@ -202,9 +202,10 @@ def library_path_override(ev: Evidence) -> list[Finding]:
             severity=Severity.ERROR,
             title=f"{first.get('source')} puts {first.get('path')} ahead of the {first.get('name')} torch needs "
             f"({first.get('shadows')})",
-            explanation="The loader searches LD_PRELOAD and LD_LIBRARY_PATH before the folders torch's "
-            "libraries point to, so an older system CUDA library is loaded instead of the pip one "
-            "(typical symptom: `undefined symbol: __nvJitLink…` at `import torch`).",
+            explanation="The loader takes LD_PRELOAD first, and LD_LIBRARY_PATH before the folders some of "
+            "torch's libraries point to, so another copy of a library torch ships is loaded instead of "
+            "torch's own (the classic: an older system CUDA library); `import torch` then fails with an "
+            "`undefined symbol`.",
             evidence=[
                 Ev(
                     "native",
