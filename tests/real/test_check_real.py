@@ -236,3 +236,30 @@ def test_ld_preload_of_another_libc10_breaks_import_torch(tmp_path):
     proc = tvwizard("--python", python, "fix", "--apply", cwd=tmp_path, env=env)
     assert "library-path-override is gone and torchvision works" in proc.stdout, proc.stdout + proc.stderr
     assert "unset LD_PRELOAD" in proc.stdout
+
+
+def test_uninstalled_nvidia_wheel_is_the_root_of_the_missing_library(tmp_path):
+    """torch 2.14.1 without nvidia-cudnn-cu13: `import torch` fails on libcudnn.so.9, even on CPU."""
+    try:
+        env = realenvs.clone("healthy", tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(str(exc))
+    python = str(env / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "uninstall", "-y", "-q", "nvidia-cudnn-cu13"],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    code, data = check(python, work)
+    assert code == 1
+    root = data["findings"][0]
+    assert root["id"] == "missing-dependency" and "nvidia-cudnn-cu13==" in root["title"]
+    lib = finding(data, "missing-shared-library")
+    assert "libcudnn.so.9" in lib["title"] and lib["caused_by"] == "missing-dependency"
+    assert finding(data, "torch-import-failed")["caused_by"] == "missing-dependency"
+    proc = tvwizard("--python", python, "fix", "--apply", "--yes", cwd=work)
+    assert "missing-dependency is gone" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0

@@ -398,7 +398,7 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
                 id="missing-dependency",
                 severity=Severity.ERROR if missing else Severity.WARNING,
                 title=(
-                    f"{u.requirer} {u.requirer_version or ''} needs {u.requirement}: "
+                    f"{u.requirer} {u.requirer_version or ''} needs {u.name}{u.specifier}: "
                     + ("not installed" if missing else f"{u.installed} is installed")
                 ),
                 explanation="A required package is missing or at a version the requirer does not accept; "

@@ -38,9 +38,19 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
         return []
     tb, vb = ev.torch_build(), ev.torchvision_build()
     conflict = tb is not None and vb is not None and variant_conflict(tb, vb) is not None
+    missing_dists = _missing_dists(ev)
     out = []
     for lib, who in sorted(missing.items()):
         cause = "build-variant-mismatch" if conflict and _CUDA_ONLY.match(lib) else None
+        stem = re.sub(r"^lib|\.so.*$", "", lib).lower().replace("_", "")
+        if cause is None and stem and any(stem in d.replace("-", "") for d in missing_dists):
+            cause = "missing-dependency"  # e.g. libcudnn.so.9 from the uninstalled nvidia-cudnn-cu13
+        torch_needs = all(w.startswith("torch/") for w in who)
+        consequence = (
+            "`import torch` fails with this error."
+            if torch_needs
+            else "torchvision catches this error and only shows a vague one later."
+        )
         out.append(
             Finding(
                 id="missing-shared-library",
@@ -48,8 +58,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
                 title=f"{lib} cannot be found; needed by {', '.join(who[:3])}{' …' if len(who) > 3 else ''}",
                 explanation=(
                     "The dynamic loader looked in the file's RPATH/RUNPATH, LD_LIBRARY_PATH, the "
-                    "ld.so cache and the system folders and did not find it. torchvision catches "
-                    "this error and only shows a vague one later."
+                    f"ld.so cache and the system folders and did not find it. {consequence}"
                 ),
                 evidence=[
                     Ev(
@@ -63,6 +72,16 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
             )
         )
     return out
+
+
+def _missing_dists(ev: Evidence) -> list[str]:
+    """Names of required distributions that are not installed at all (e.g. nvidia-cudnn-cu13)."""
+    marker_env = ev.data("interpreter").get("marker_env")
+    if not marker_env or not ev.has("distributions"):
+        return []
+    from tvwizard.diagnosis.requirements import unsatisfied
+
+    return [u.name for u in unsatisfied(ev.dists(), marker_env) if u.reason == "missing"]
 
 
 @rule("live")
