@@ -263,3 +263,25 @@ def test_uninstalled_nvidia_wheel_is_the_root_of_the_missing_library(tmp_path):
     proc = tvwizard("--python", python, "fix", "--apply", "--yes", cwd=work)
     assert "missing-dependency is gone" in proc.stdout, proc.stdout + proc.stderr
     assert proc.returncode == 0
+
+
+def test_missing_vendored_jpeg_library_only_breaks_image_decoding(tmp_path):
+    """libjpeg deleted from torchvision.libs: ops work (exit 0), image decoding does not (a warning)."""
+    try:
+        env = realenvs.clone("healthy", tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(str(exc))
+    libs = realenvs.site_packages(env) / "torchvision.libs"
+    jpeg = next(libs.glob("libjpeg*.so*"), None)
+    if jpeg is None:
+        pytest.skip("this torchvision wheel vendors no libjpeg")
+    jpeg.unlink()
+    code, data = check(str(env / "bin" / "python"), tmp_path)
+    assert code == 0 and data["verdict"] == "works"
+    root = data["findings"][0]
+    assert root["id"] == "corrupt-file" and root["severity"] == "warning"
+    assert f"torchvision.libs/{jpeg.name} (missing)" in root["title"]
+    assert finding(data, "image-extension-failed")["caused_by"] == "corrupt-file"
+    missing = finding(data, "missing-shared-library")
+    assert missing["severity"] == "warning" and missing["caused_by"] == "corrupt-file"
+    assert "--force-reinstall" in root["fixes"][0]["argv"][0]

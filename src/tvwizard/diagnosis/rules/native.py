@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from tvwizard.diagnosis import knowledge
@@ -45,16 +46,21 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
         stem = re.sub(r"^lib|\.so.*$", "", lib).lower().replace("_", "")
         if cause is None and stem and any(stem in d.replace("-", "") for d in missing_dists):
             cause = "missing-dependency"  # e.g. libcudnn.so.9 from the uninstalled nvidia-cudnn-cu13
+        if cause is None and any(
+            os.path.basename(p) == lib for pkg in ("torch", "torchvision") for p in _missing_from_record(ev, pkg)
+        ):
+            cause = "corrupt-file"  # a vendored library deleted from torchvision.libs / torch/lib
         torch_needs = all(w.startswith("torch/") for w in who)
         consequence = (
             "`import torch` fails with this error."
             if torch_needs
             else "torchvision catches this error and only shows a vague one later."
         )
+        image_only = all(re.match(r"torchvision/(image|video)", w) for w in who) and _still_works(ev, who)
         out.append(
             Finding(
                 id="missing-shared-library",
-                severity=Severity.ERROR,
+                severity=Severity.WARNING if image_only else Severity.ERROR,
                 title=f"{lib} cannot be found; needed by {', '.join(who[:3])}{' …' if len(who) > 3 else ''}",
                 explanation=(
                     "The dynamic loader looked in the file's RPATH/RUNPATH, LD_LIBRARY_PATH, the "
@@ -127,6 +133,7 @@ def image_extension_failed(ev: Evidence) -> Finding | None:
             "(decode_jpeg, read_image…) will fail. Ignore it if you do not use torchvision.io."
         ),
         evidence=[Ev("live", "extensions", image[0].get("error", ""))],
+        caused_by="corrupt-file" if _missing_from_record(ev, "torchvision") else None,
         checks=["extensions"],
     )
 
@@ -134,14 +141,31 @@ def image_extension_failed(ev: Evidence) -> Finding | None:
 DAMAGED = ("empty", "not-elf", "bad-elf", "truncated", "unreadable")
 
 
-@rule("native")
+def _missing_from_record(ev: Evidence, pkg: str) -> list[str]:
+    """Compiled files the package's RECORD lists but the disk lacks (``torchvision.libs/libjpeg…``)."""
+    copies = (ev.data("distributions").get("focus") or {}).get(pkg) or []
+    record = (copies[0].get("record") or {}) if copies else {}
+    return [str(p) for p in record.get("native_missing") or []]
+
+
+def _still_works(ev: Evidence, paths: list[str]) -> bool:
+    """torchvision imports and its ops run, and none of ``paths`` is its ops library (_C*)."""
+    ops_hit = any(os.path.basename(p).startswith("_C") for p in paths)
+    nms = ev.step_data("nms_cpu")
+    return not ops_hit and ev.torchvision_imported() and bool(nms.get("correct"))
+
+
+@rule("native|distributions")
 def corrupt_file(ev: Evidence) -> list[Finding]:
+    """Damaged or missing compiled files of torch/torchvision: an interrupted install."""
     from tvwizard.fixes.commands import installer_for, quote
 
+    packages = ev.data("native").get("packages") or {}
     out = []
-    for pkg, info in (ev.data("native").get("packages") or {}).items():
-        bad = [f for f in info.get("files") or [] if f.get("problem") in DAMAGED]
-        if not bad:
+    for pkg in ("torch", "torchvision"):
+        bad = [f for f in (packages.get(pkg) or {}).get("files") or [] if f.get("problem") in DAMAGED]
+        gone = _missing_from_record(ev, pkg)
+        if not bad and not gone:
             continue
         d = ev.dist(pkg)
         version = (d or {}).get("version")
@@ -164,17 +188,23 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
                     download="",
                 )
             )
-        names = ", ".join(f"{f['path'].split('site-packages/')[-1]} ({f['problem']})" for f in bad[:4])
+        names = [f"{f['path'].split('site-packages/')[-1]} ({f['problem']})" for f in bad]
+        names += [f"{p} (missing)" for p in gone]
+        paths = [f["path"] for f in bad] + gone
         out.append(
             Finding(
                 id="corrupt-file",
-                severity=Severity.ERROR,
-                title=f"Damaged compiled file(s) in {pkg}: {names}",
-                explanation="The file is empty, truncated or not a shared object at all: an interrupted "
-                "download or install, a full disk, or a sync tool. The loader cannot use it.",
-                evidence=[Ev("native", pkg, f"{f['path']}: {f.get('detail') or f['problem']}") for f in bad[:10]],
+                # Only the image/video extensions hit: torchvision itself still works.
+                severity=Severity.WARNING if pkg == "torchvision" and _still_works(ev, paths) else Severity.ERROR,
+                title=f"Damaged or missing compiled file(s) of {pkg}: {', '.join(names[:4])}"
+                + (" …" if len(names) > 4 else ""),
+                explanation="The install is incomplete: a file is empty, truncated, not a shared object, or "
+                "listed in the package's RECORD but gone. An interrupted download or install, a full disk, "
+                "a sync tool or a hand-made clean-up; the loader cannot use it.",
+                evidence=[Ev("native", pkg, f"{f['path']}: {f.get('detail') or f['problem']}") for f in bad[:10]]
+                + [Ev("distributions", pkg, f"RECORD lists {p}, which is not on disk") for p in gone[:10]],
                 fixes=fixes,
-                checks=["native"],
+                checks=["native", "distributions"],
             )
         )
     return out
