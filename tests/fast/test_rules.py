@@ -435,3 +435,34 @@ def test_stray_copy_on_pythonpath_is_the_root_of_the_mismatch():
     assert root.title == "torchvision 0.28.0 on PYTHONPATH (/old/stuff) hides the env's own torchvision 0.29.1"
     assert root.fixes[0].env == {"PYTHONPATH": "/keep/me"}
     assert found[1].caused_by == "duplicate-install"
+
+
+def test_numpy_not_available_without_numpy_is_not_an_abi_problem():
+    run = live(
+        (
+            "import_torch",
+            "ok",
+            {
+                "ok": True,
+                "version": "2.14.1+cu130",
+                "cuda": "13.0",
+                "numpy_error": {"type": "RuntimeError", "message": "Numpy is not available"},
+            },
+        )
+    )
+    assert "numpy-abi" not in ids(diagnose(ev(live=run, distributions=dists(("torch", "2.14.1")))))
+    # NumPy 2 beside a torch built for NumPy 1 is.
+    run = live(
+        (
+            "import_torch",
+            "ok",
+            {
+                "ok": True,
+                "version": "2.2.2+cpu",
+                "cuda": None,
+                "numpy_error": {"type": "RuntimeError", "message": "Numpy is not available"},
+            },
+        )
+    )
+    found = diagnose(ev(live=run, distributions=dists(("torch", "2.2.2+cpu"), ("numpy", "2.1.3"))))
+    assert "numpy-abi" in ids(found)

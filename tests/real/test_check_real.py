@@ -285,3 +285,22 @@ def test_missing_vendored_jpeg_library_only_breaks_image_decoding(tmp_path):
     missing = finding(data, "missing-shared-library")
     assert missing["severity"] == "warning" and missing["caused_by"] == "corrupt-file"
     assert "--force-reinstall" in root["fixes"][0]["argv"][0]
+
+
+def test_numpy_uninstalled_is_a_missing_dependency_not_an_abi_problem(tmp_path):
+    try:
+        env = realenvs.clone("healthy", tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(str(exc))
+    python = str(env / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "uninstall", "-y", "-q", "numpy"],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    code, data = check(python, tmp_path)
+    ids = [f["id"] for f in data["findings"]]
+    assert code == 1 and ids[0] == "missing-dependency" and "numpy-abi" not in ids
+    assert "needs numpy" in data["findings"][0]["title"]
+    assert finding(data, "import-failed")["caused_by"] == "missing-dependency"

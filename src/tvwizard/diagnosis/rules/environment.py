@@ -13,6 +13,18 @@ from tvwizard.model import Finding, Fix, Severity
 NUMPY_BANNER = "A module that was compiled using NumPy 1.x cannot be run in"
 
 
+def _numpy2_with_old_torch(ev: Evidence, numpy: dict | None) -> bool:
+    from tvwizard.diagnosis import knowledge
+
+    version = str((numpy or {}).get("version") or "")
+    tb = ev.torch_build()
+    return (
+        version[:2].rstrip(".").isdigit()
+        and int(version.split(".")[0]) >= 2
+        and (tb is not None and not knowledge.numpy2_supported(tb.base))
+    )
+
+
 @rule("live")
 def numpy_abi(ev: Evidence) -> Finding | None:
     run = ev.probes["live"]
@@ -21,11 +33,14 @@ def numpy_abi(ev: Evidence) -> Finding | None:
     torch = ev.step_data("import_torch")
     numpy_err = (torch.get("numpy_error") or {}).get("message", "")
     warned = any("_ARRAY_API not found" in w.get("message", "") for w in torch.get("warnings") or [])
-    if not (banner or warned or "Numpy is not available" in numpy_err):
+    numpy = ev.dist("numpy")
+    # "Numpy is not available" alone also means no NumPy at all (missing-dependency's business):
+    # only NumPy 2 next to a torch built for NumPy 1 makes it this finding.
+    unavailable = "Numpy is not available" in numpy_err and _numpy2_with_old_torch(ev, numpy)
+    if not (banner or warned or unavailable):
         return None
     from tvwizard.fixes.commands import installer_for, quote
 
-    numpy = ev.dist("numpy")
     inst = installer_for(ev)
     argv = inst.install(["numpy<2"])
     return Finding(
