@@ -256,6 +256,8 @@ def test_torch_missing(tmp_path):
     code, data = check_json(site, tmp_path)
     assert code == 1
     assert ids(data)[0] == "torch-missing"
+    symptoms = [f for f in data["findings"] if f["id"] == "import-failed"]
+    assert symptoms and symptoms[0]["caused_by"] == "torch-missing"  # "No module named 'torch'" is its symptom
 
 
 def test_checklist_text_summary_first_and_ascii(tmp_path):

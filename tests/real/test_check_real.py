@@ -304,3 +304,21 @@ def test_numpy_uninstalled_is_a_missing_dependency_not_an_abi_problem(tmp_path):
     assert code == 1 and ids[0] == "missing-dependency" and "numpy-abi" not in ids
     assert "needs numpy" in data["findings"][0]["title"]
     assert finding(data, "import-failed")["caused_by"] == "missing-dependency"
+
+
+def test_torch_uninstalled_under_a_cuda_torchvision(tmp_path):
+    try:
+        env = realenvs.clone("healthy", tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(str(exc))
+    python = str(env / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "uninstall", "-y", "-q", "torch"],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    code, data = check(python, tmp_path)
+    assert code == 1 and data["findings"][0]["id"] == "torch-missing"
+    assert finding(data, "import-failed")["caused_by"] == "torch-missing"
+    assert finding(data, "missing-shared-library")["caused_by"] == "torch-missing"  # libc10.so: torch's own

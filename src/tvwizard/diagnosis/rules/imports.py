@@ -125,6 +125,8 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
         return "shadowed-module"
     if "different CUDA major versions" in text or "different CUDA versions" in text:
         return "build-variant-mismatch"
+    if "No module named 'torch'" in text or "No module named 'torch." in text:
+        return "torch-missing"
     if "No module named" in text:
         return "missing-dependency"
     if "cannot open shared object file" in text:

@@ -43,6 +43,8 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
     out = []
     for lib, who in sorted(missing.items()):
         cause = "build-variant-mismatch" if conflict and _CUDA_ONLY.match(lib) else None
+        if ev.torch_installed() is False and re.match(r"^lib(c10|torch|shm|caffe2)", lib):
+            cause = "torch-missing"  # torchvision's extensions need torch's own libraries
         stem = re.sub(r"^lib|\.so.*$", "", lib).lower().replace("_", "")
         if cause is None and stem and any(stem in d.replace("-", "") for d in missing_dists):
             cause = "missing-dependency"  # e.g. libcudnn.so.9 from the uninstalled nvidia-cudnn-cu13
