@@ -322,3 +322,23 @@ def test_torch_uninstalled_under_a_cuda_torchvision(tmp_path):
     assert code == 1 and data["findings"][0]["id"] == "torch-missing"
     assert finding(data, "import-failed")["caused_by"] == "torch-missing"
     assert finding(data, "missing-shared-library")["caused_by"] == "torch-missing"  # libc10.so: torch's own
+
+
+def test_torchvision_uninstalled_gets_the_paired_one_back(tmp_path):
+    try:
+        env = realenvs.clone("healthy", tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(str(exc))
+    python = str(env / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "uninstall", "-y", "-q", "torchvision"],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    code, data = check(python, tmp_path)
+    root = data["findings"][0]
+    assert code == 1 and root["id"] == "torchvision-missing"
+    assert "torchvision==0.29.1" in root["fixes"][0]["argv"][0]  # PyPI's cu130 build, like the torch
+    proc = tvwizard("--python", python, "fix", "--apply", "--yes", cwd=tmp_path)
+    assert "torchvision-missing is gone" in proc.stdout and proc.returncode == 0, proc.stdout + proc.stderr

@@ -61,14 +61,18 @@ def _restart_note() -> str:
     return "Restart the Python interpreter or notebook kernel afterwards: a loaded extension cannot be replaced."
 
 
-def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None) -> Fix | None:
-    """Keep torch, install the torchvision made for it."""
+def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, no_deps: bool = True) -> Fix | None:
+    """Keep torch, install the torchvision made for it.
+
+    ``no_deps``: replacing a torchvision must not drag torch along; installing a missing one
+    may install its other requirements (pillow, numpy) too (its torch pin is already met).
+    """
     expected = knowledge.expected_torchvision(torch_base)
     if expected is None:
         return None
     inst = installer_for(ev)
     req, index, force = _requirement(ev, "torchvision", expected, variant)
-    argv = inst.install([req], index_url=index, force_reinstall=force, no_deps=True)
+    argv = inst.install([req], index_url=index, force_reinstall=force, no_deps=no_deps)
     conda_note = (
         " conda owns torch in this env: install with conda, not pip, or you get two torches."
         if (inst.kind == "conda")
@@ -85,8 +89,11 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None) -> 
         f"in the same build variant ({variant or 'default'}), from {where}.{conda_note}",
         commands=[quote(argv)],
         argv=[argv],
-        changes=f"Replaces torchvision {old} in {ev.target.prefix or 'the target env'}; torch is not touched "
-        "(--no-deps).",
+        changes=(
+            f"Replaces torchvision {old} in {ev.target.prefix or 'the target env'}; torch is not touched (--no-deps)."
+            if no_deps
+            else f"Installs torchvision into {ev.target.prefix or 'the target env'}; the torch there is kept."
+        ),
         undo=f"Reinstall the old one: {quote(inst.install(['torchvision==' + old.split('+')[0]], no_deps=True))}"
         if old != "the previous version"
         else "",

@@ -120,9 +120,10 @@ def torchvision_missing(ev: Evidence) -> Finding | None:
     fixes = []
     if torch:
         b = ev.torch_build()
-        fix = pair_torchvision_fix(ev, b.base, b.variant) if b else None
+        fix = pair_torchvision_fix(ev, b.base, b.variant, no_deps=False) if b else None
         if fix is not None:
-            fix.title = fix.title.replace("Keep torch", "For torch")
+            fix.title = fix.title.replace("Keep torch", "For torch").replace("; install", ": install")
+            fix.undo = quote(installer_for(ev).uninstall(["torchvision"]))
             fixes.append(fix)
     return Finding(
         id="torchvision-missing",
