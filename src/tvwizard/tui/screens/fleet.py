@@ -386,20 +386,7 @@ FLEET_GENERAL = (
 class FleetHelpScreen(HelpScreen):
     """The wizard's help dialog, with the fleet's own general keys."""
 
-    def _body(self) -> Table:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
-        seen: set[str] = set()
-        for key, binding in self.for_screen.active_bindings.items():
-            b = binding.binding
-            if binding.node not in (self.for_screen, self.app) or not b.description or b.action in seen:
-                continue
-            seen.add(b.action)
-            table.add_row(b.key_display or key, b.description)
-        for key, words in FLEET_GENERAL:
-            table.add_row(key, words)
-        return table
+    GENERAL_KEYS = FLEET_GENERAL
 
 
 class FleetScreen(Screen):

@@ -24,6 +24,8 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "close", "Close", key_display="esc"),
     ]
+    #: keys that work everywhere, listed after the screen's own (the fleet view has its own)
+    GENERAL_KEYS: ClassVar[tuple[tuple[str, str], ...]] = GENERAL
 
     def __init__(self, screen: Screen) -> None:
         super().__init__()
@@ -53,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
                 continue
             seen.add(b.action)
             table.add_row(b.key_display or key, b.description)
-        for key, words in GENERAL:
+        for key, words in self.GENERAL_KEYS:
             table.add_row(key, words)
         return table
 
