@@ -44,6 +44,22 @@ def check(python: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[in
     return proc.returncode, json.loads(proc.stdout)
 
 
+def private_env(tmp_path: Path, name: str = "healthy", *, uninstall: str | None = None) -> Path:
+    """A hard-linked private copy of real env ``name`` (optionally without one package)."""
+    try:
+        env = realenvs.clone(name, tmp_path / "env")
+    except realenvs.Unavailable as exc:
+        pytest.skip(str(exc))
+    if uninstall:
+        subprocess.run(
+            [str(env / "bin" / "python"), "-m", "pip", "uninstall", "-y", "-q", uninstall],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+    return env
+
+
 def finding(data: dict, fid: str) -> dict:
     for f in data["findings"]:
         if f["id"] == fid:
@@ -115,10 +131,7 @@ def test_torchvision_py_in_working_folder(tmp_path):
 
 def test_fix_apply_offline_then_finding_gone(tmp_path):
     """Apply the recommended fix to a private copy of a broken env (local wheels, no network)."""
-    try:
-        env = realenvs.clone("tv028-on-torch2141", tmp_path / "env")
-    except realenvs.Unavailable as exc:
-        pytest.skip(str(exc))
+    env = private_env(tmp_path, "tv028-on-torch2141")
     python = str(env / "bin" / "python")
     work = tmp_path / "work"
     work.mkdir()
@@ -158,10 +171,7 @@ def test_report_compare_healthy_vs_broken(tmp_path):
 
 def test_truncated_extension_crashes_the_import_and_a_reinstall_repairs_it(tmp_path):
     """A half-written _C_stable.so (an interrupted install): the loader maps it past its end."""
-    try:
-        env = realenvs.clone("healthy", tmp_path / "env")
-    except realenvs.Unavailable as exc:
-        pytest.skip(str(exc))
+    env = private_env(tmp_path, "healthy")
     so = realenvs.site_packages(env) / "torchvision" / "_C_stable.so"
     head = so.read_bytes()[:4096]
     so.unlink()  # a hard link to the cached env: never write through it
@@ -240,17 +250,8 @@ def test_ld_preload_of_another_libc10_breaks_import_torch(tmp_path):
 
 def test_uninstalled_nvidia_wheel_is_the_root_of_the_missing_library(tmp_path):
     """torch 2.14.1 without nvidia-cudnn-cu13: `import torch` fails on libcudnn.so.9, even on CPU."""
-    try:
-        env = realenvs.clone("healthy", tmp_path / "env")
-    except realenvs.Unavailable as exc:
-        pytest.skip(str(exc))
+    env = private_env(tmp_path, "healthy", uninstall="nvidia-cudnn-cu13")
     python = str(env / "bin" / "python")
-    subprocess.run(
-        [python, "-m", "pip", "uninstall", "-y", "-q", "nvidia-cudnn-cu13"],
-        check=True,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-    )
     work = tmp_path / "work"
     work.mkdir()
     code, data = check(python, work)
@@ -267,10 +268,7 @@ def test_uninstalled_nvidia_wheel_is_the_root_of_the_missing_library(tmp_path):
 
 def test_missing_vendored_jpeg_library_only_breaks_image_decoding(tmp_path):
     """libjpeg deleted from torchvision.libs: ops work (exit 0), image decoding does not (a warning)."""
-    try:
-        env = realenvs.clone("healthy", tmp_path / "env")
-    except realenvs.Unavailable as exc:
-        pytest.skip(str(exc))
+    env = private_env(tmp_path, "healthy")
     libs = realenvs.site_packages(env) / "torchvision.libs"
     jpeg = next(libs.glob("libjpeg*.so*"), None)
     if jpeg is None:
@@ -288,17 +286,8 @@ def test_missing_vendored_jpeg_library_only_breaks_image_decoding(tmp_path):
 
 
 def test_numpy_uninstalled_is_a_missing_dependency_not_an_abi_problem(tmp_path):
-    try:
-        env = realenvs.clone("healthy", tmp_path / "env")
-    except realenvs.Unavailable as exc:
-        pytest.skip(str(exc))
+    env = private_env(tmp_path, "healthy", uninstall="numpy")
     python = str(env / "bin" / "python")
-    subprocess.run(
-        [python, "-m", "pip", "uninstall", "-y", "-q", "numpy"],
-        check=True,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-    )
     code, data = check(python, tmp_path)
     ids = [f["id"] for f in data["findings"]]
     assert code == 1 and ids[0] == "missing-dependency" and "numpy-abi" not in ids
@@ -307,17 +296,8 @@ def test_numpy_uninstalled_is_a_missing_dependency_not_an_abi_problem(tmp_path):
 
 
 def test_torch_uninstalled_under_a_cuda_torchvision(tmp_path):
-    try:
-        env = realenvs.clone("healthy", tmp_path / "env")
-    except realenvs.Unavailable as exc:
-        pytest.skip(str(exc))
+    env = private_env(tmp_path, "healthy", uninstall="torch")
     python = str(env / "bin" / "python")
-    subprocess.run(
-        [python, "-m", "pip", "uninstall", "-y", "-q", "torch"],
-        check=True,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-    )
     code, data = check(python, tmp_path)
     assert code == 1 and data["findings"][0]["id"] == "torch-missing"
     assert finding(data, "import-failed")["caused_by"] == "torch-missing"
@@ -325,17 +305,8 @@ def test_torch_uninstalled_under_a_cuda_torchvision(tmp_path):
 
 
 def test_torchvision_uninstalled_gets_the_paired_one_back(tmp_path):
-    try:
-        env = realenvs.clone("healthy", tmp_path / "env")
-    except realenvs.Unavailable as exc:
-        pytest.skip(str(exc))
+    env = private_env(tmp_path, "healthy", uninstall="torchvision")
     python = str(env / "bin" / "python")
-    subprocess.run(
-        [python, "-m", "pip", "uninstall", "-y", "-q", "torchvision"],
-        check=True,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-    )
     code, data = check(python, tmp_path)
     root = data["findings"][0]
     assert code == 1 and root["id"] == "torchvision-missing"
