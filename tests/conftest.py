@@ -53,3 +53,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "snap_compare" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.snapshot)
+
+
+FAST_DIR = Path(__file__).resolve().parent / "fast"
+
+
+@pytest.fixture(autouse=True)
+def _hide_host_gpus(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fast tests bring their own GPUs (a fake NVML, a fake nvidia-smi) or none at all.
+
+    On a machine with an NVIDIA driver, tvwizard would read the real one and the fake torch
+    installs (which say CUDA is unavailable) would disagree with it.  Pointing both GPU
+    sources at paths that do not exist makes every fast test see a machine without a
+    driver, as CI's machines are; tests that need a driver name their own.  The real tier
+    keeps the machine's GPUs: its torch is real too.
+    """
+    if FAST_DIR in Path(str(request.node.path)).resolve().parents:
+        monkeypatch.setenv("TVWIZARD_NVML", "/nonexistent/libnvidia-ml.so.1")
+        monkeypatch.setenv("TVWIZARD_NVIDIA_SMI", "/nonexistent/nvidia-smi")

@@ -20,6 +20,14 @@ Hangs: a sick driver can block inside NVML or ``nvidia-smi``.  NVML runs in a da
 thread joined with a time limit (``nvml_timeout``); ``nvidia-smi`` runs in its own process
 group, killed with the group after ``smi_timeout`` (10 s).  Nothing here can hang tvwizard.
 
+Two environment variables point tvwizard at a driver elsewhere (a container's
+``/usr/local/nvidia/lib64``, a CUDA forward-compat folder) or at a stand-in:
+``TVWIZARD_NVML`` (the NVML library to load, instead of ``libnvidia-ml.so.1`` from the
+loader's search path) and ``TVWIZARD_NVIDIA_SMI`` (the ``nvidia-smi`` to run, instead of
+the first on ``PATH``).  Only the named file is tried, so a path that does not exist
+reads as "no driver": the fast tests use that to hide a real GPU from tests that bring
+fake ones.
+
 Everything is injectable for tests: ``collect_gpus(nvml=<layer>|False, run=<callable>,
 env=<mapping>, which=<callable>, smi_dirs=<dirs>)``.  An NVML *layer* is any object with
 the methods of :class:`CtypesNVML` (``init``, ``shutdown``, ``driver_version``,
@@ -100,6 +108,8 @@ __all__ = [
 
 SMI_TIMEOUT = 10.0
 NVML_TIMEOUT = 10.0
+NVML_ENV = "TVWIZARD_NVML"  # path of the NVML library to load instead of the default search
+SMI_ENV = "TVWIZARD_NVIDIA_SMI"  # path of the nvidia-smi to run instead of PATH's
 SMI_FIELDS = ("index", "name", "uuid", "driver_version", "memory.total", "compute_cap", "mig.mode.current")
 
 # nvml.h return codes tvwizard tells apart
@@ -642,6 +652,9 @@ def _read_smi(smi: str, run: Callable[[Sequence[str], float], CommandResult], ti
 
 
 def _find_smi(which: Callable[..., str | None], env: Mapping[str, str], dirs: Sequence[str]) -> str | None:
+    chosen = env.get(SMI_ENV)
+    if chosen:  # only that one: a path that is not there means "no nvidia-smi"
+        return chosen if os.path.isfile(chosen) and os.access(chosen, os.X_OK) else None
     with contextlib.suppress(Exception):
         found = which("nvidia-smi", path=env.get("PATH", os.defpath))
         if found:
@@ -666,9 +679,10 @@ def collect_gpus(
 ) -> dict[str, Any]:
     """The driver and GPUs.  Never raises; see the module docstring for the shape.
 
-    ``nvml``: an NVML layer, ``None`` for :class:`CtypesNVML`, ``False`` to skip NVML.
-    ``run``: runs ``nvidia-smi`` (default :func:`run_command`).  ``env``: read for ``PATH``
-    (to find ``nvidia-smi``), ``CUDA_VISIBLE_DEVICES`` and ``CUDA_DEVICE_ORDER``.
+    ``nvml``: an NVML layer, ``None`` for :class:`CtypesNVML` (of ``TVWIZARD_NVML`` when
+    ``env`` sets it), ``False`` to skip NVML.  ``run``: runs ``nvidia-smi`` (default
+    :func:`run_command`).  ``env``: read for ``TVWIZARD_NVML``, ``TVWIZARD_NVIDIA_SMI``,
+    ``PATH`` (to find ``nvidia-smi``), ``CUDA_VISIBLE_DEVICES`` and ``CUDA_DEVICE_ORDER``.
     ``smi_dirs``: extra places for ``nvidia-smi`` after ``PATH`` (default: WSL's, Windows').
     """
     env = os.environ if env is None else env
@@ -689,7 +703,7 @@ def collect_gpus(
 
     # 1. NVML
     if nvml is not False:
-        layer = CtypesNVML() if nvml is None else nvml
+        layer = CtypesNVML(env.get(NVML_ENV) or None) if nvml is None else nvml
         start = time.monotonic()
         status, value = _with_timeout(lambda: _read_nvml(layer), nvml_timeout)
         attempt: dict[str, Any] = {"source": "nvml", "ok": False, "state": "", "error": None}
@@ -711,7 +725,9 @@ def collect_gpus(
         else:
             code = getattr(value, "code", None)
             attempt["state"] = "no-driver" if code in _NO_DRIVER_CODES else "driver-error"
-            attempt["error"] = _err(value)
+            attempt["error"] = _err(value) + (
+                f" [{NVML_ENV}={env[NVML_ENV]}]" if nvml is None and env.get(NVML_ENV) else ""
+            )
             if code is not None:
                 attempt["code"] = code
         attempt["duration"] = round(time.monotonic() - start, 4)
@@ -732,7 +748,9 @@ def collect_gpus(
             "returncode": None,
         }
         if smi is None:
-            attempt.update(state="no-driver", error="nvidia-smi not found on PATH")
+            chosen = env.get(SMI_ENV)
+            where = f"{chosen} ({SMI_ENV}) is not an executable file" if chosen else "nvidia-smi not found on PATH"
+            attempt.update(state="no-driver", error=where)
         else:
             try:
                 got = _read_smi(smi, run, smi_timeout)

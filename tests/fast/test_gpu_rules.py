@@ -553,6 +553,7 @@ def test_cli_k80_with_cu130_torch_and_fake_nvidia_smi(tmp_path: Path) -> None:
     ).build(tmp_path / "site")
     env = fake_env_vars(site)
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("TVWIZARD_NVIDIA_SMI")  # found on PATH, as users have it (NVML stays hidden: conftest)
     env.pop("CUDA_VISIBLE_DEVICES", None)
     env.pop("NVIDIA_VISIBLE_DEVICES", None)
     proc = subprocess.run(
@@ -567,8 +568,6 @@ def test_cli_k80_with_cu130_torch_and_fake_nvidia_smi(tmp_path: Path) -> None:
     assert proc.stdout.strip(), proc.stderr
     data = json.loads(proc.stdout)
     gpu = data["system"]["gpu"]
-    if gpu["source"] == "nvml":
-        pytest.skip("a real NVIDIA driver answered NVML on this machine; the fake nvidia-smi was not used")
     # the facts came from the fake nvidia-smi, not from a real driver
     assert gpu["source"] == "nvidia-smi"
     assert next(a for a in gpu["attempts"] if a["source"] == "nvidia-smi")["path"] == str(smi)
@@ -593,7 +592,7 @@ def test_cli_no_driver_with_nvidia_smi_present(tmp_path: Path) -> None:
     fake_smi(bindir, fail=NO_DRIVER, rc=9)
     site = FakeEnv().build(tmp_path / "site")  # cu130 torch, is_available() False
     env = fake_env_vars(site)
-    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    env["TVWIZARD_NVIDIA_SMI"] = str(bindir / "nvidia-smi")  # named, not found on PATH
     proc = subprocess.run(
         [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json"],
         capture_output=True,
@@ -604,8 +603,7 @@ def test_cli_no_driver_with_nvidia_smi_present(tmp_path: Path) -> None:
         timeout=120,
     )
     data = json.loads(proc.stdout)
-    if data["system"]["gpu"]["source"] == "nvml":
-        pytest.skip("a real NVIDIA driver answered NVML on this machine")
+    assert data["system"]["gpu"]["attempts"][1]["path"] == str(bindir / "nvidia-smi")
     found = [f["id"] for f in data["findings"]]
     assert "gpu-driver-missing" in found and "cuda-build-without-gpu" not in found
     assert data["exit_code"] == 1

@@ -502,3 +502,21 @@ def test_nvml_without_cuda_version_asks_smi_header(tmp_path: Path) -> None:
     assert r["source"] == "nvml" and r["driver"] == "418.40.04"
     assert r["cuda_driver"] == "10.1" and r["cuda_driver_int"] == 10010
     assert r["attempts"][-1]["only"] == "cuda_driver"
+
+
+def test_overrides_name_the_only_driver_files_tried(tmp_path: Path) -> None:
+    """TVWIZARD_NVML / TVWIZARD_NVIDIA_SMI: only the named files, so a wrong path is "no driver"."""
+    bindir = tmp_path / "bin"
+    fake_smi(bindir, rows=TWO_GPUS, header=HEADER.format(driver="550.54.15", cuda="12.4"))
+    env = _env(bindir, TVWIZARD_NVML="/nonexistent/libnvidia-ml.so.1", TVWIZARD_NVIDIA_SMI="/nonexistent/nvidia-smi")
+    r = collect_gpus(env=env, smi_dirs=())
+    assert r["state"] == "no-driver" and r["gpus"] == []  # the nvidia-smi on PATH was not asked
+    nvml, smi = r["attempts"]
+    assert "/nonexistent/libnvidia-ml.so.1" in nvml["error"] and "[TVWIZARD_NVML=" in nvml["error"]
+    assert smi["error"] == "/nonexistent/nvidia-smi (TVWIZARD_NVIDIA_SMI) is not an executable file"
+    # named and there: used, wherever it lives
+    env["TVWIZARD_NVIDIA_SMI"] = str(bindir / "nvidia-smi")
+    env["PATH"] = "/nonexistent"
+    r = collect_gpus(env=env, smi_dirs=())
+    assert (r["state"], r["source"], r["cuda_driver"]) == ("ok", "nvidia-smi", "12.4")
+    assert [g["name"] for g in r["gpus"]] == ["NVIDIA A100-SXM4-80GB", "NVIDIA GeForce RTX 4090"]

@@ -39,7 +39,12 @@ examples:
   tvwizard --python ~/venvs/ml/bin/python check
   tvwizard fix --apply             apply a fix after confirmation, then check again
   tvwizard report -o report.md     a redacted report for a bug ticket
-  tvwizard fleet /shared/reports   aggregate nodes' `report --json -o DIR/{host}.json`"""
+  tvwizard fleet /shared/reports   aggregate nodes' `report --json -o DIR/{host}.json`
+environment:
+  NO_COLOR              no colours
+  TVWIZARD_THEME        the wizard's Textual theme
+  TVWIZARD_NVML         the NVML library to read GPUs from (default: libnvidia-ml.so.1)
+  TVWIZARD_NVIDIA_SMI   the nvidia-smi to fall back to (default: the first on PATH)"""
 
 
 def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
