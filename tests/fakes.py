@@ -17,7 +17,7 @@ from pathlib import Path
 TORCH_INIT = """
 import sys as _sys
 from . import version
-from . import cuda, ops, backends
+from . import cuda, ops, backends, _C
 __version__ = version.__version__
 float32 = "float32"
 {torch_extra}
@@ -140,6 +140,8 @@ class FakeEnv:
     cuda_arch_list: list[str] | None = None  # None: ["sm_80", "sm_90"] for a CUDA build, else []
     cuda_warning: str = ""  # warned by is_available() (torch's "CUDA initialization: …")
     cuda_sync_error: str = ""  # raised by torch.cuda.synchronize(cuda:N), as async kernel errors are
+    arch_flags: str | None = None  # torch._C._cuda_getArchFlags() (None: no such function)
+    cudnn: int | None = None  # torch.backends.cudnn.version()
 
     def build(self, root: Path) -> Path:
         root.mkdir(parents=True, exist_ok=True)
@@ -167,7 +169,9 @@ class FakeEnv:
             )
             _write(pkg / "ops.py", TORCH_OPS)
             _write(pkg / "backends" / "__init__.py", "from . import cudnn\n")
-            _write(pkg / "backends" / "cudnn.py", "def version():\n    return None\n")
+            _write(pkg / "backends" / "cudnn.py", f"def version():\n    return {self.cudnn!r}\n")
+            flags = "" if self.arch_flags is None else f"def _cuda_getArchFlags():\n    return {self.arch_flags!r}\n"
+            _write(pkg / "_C.py", flags)
             _dist(root, "torch", self.torch, self.torch_requires)
         if self.torchvision is not None:
             pkg = root / "torchvision"

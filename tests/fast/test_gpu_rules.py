@@ -302,13 +302,31 @@ def test_new_enough_driver_says_nothing() -> None:
 
 
 def test_kepler_37_missing_from_the_arch_list() -> None:
-    facts = gpu_facts(FakeNVML(driver="580.95.05", cuda=13000, devices=[K80]))
+    """A K80 on its last driver (R470, CUDA 11.4): the cu118 wheels still carry sm_37."""
+    facts = gpu_facts(FakeNVML(driver="470.82.01", cuda=11040, devices=[K80]))
     e = make_ev(gpu=facts, live_run=live(cuda_step(True, [("Tesla K80", "3.7")])))
     f = by_id(diagnose(e), "gpu-arch-unsupported")
     assert f.severity is Severity.ERROR
     assert "Tesla K80" in f.title and "3.7" in f.title and "too old" in f.title
     assert "get_arch_list" in f.evidence[0].detail
-    assert f.fixes[0].id == "no-build-for-gpu"  # no current wheel carries sm_37
+    fix = f.fixes[0]
+    assert fix.id == "install-pair-for-gpu" and fix.title == "Install torch 2.7.1+cu118 + torchvision 0.22.1+cu118"
+    assert "whl/cu118" in fix.commands[0]
+    assert any(fx.id == "install-cpu-pair" for fx in f.fixes)
+
+
+def test_a_gpu_no_official_wheel_carries() -> None:
+    """Compute capability 3.0 (GTX 680): no wheel in the data has kernels for it."""
+    gtx680 = {
+        "name": "NVIDIA GeForce GTX 680",
+        "uuid": "GPU-ffffffff-0000-0000-0000-0000",
+        "cc": (3, 0),
+        "mem": 2 << 30,
+    }
+    facts = gpu_facts(FakeNVML(driver="470.82.01", cuda=11040, devices=[gtx680]))
+    e = make_ev(gpu=facts, live_run=live(cuda_step(True, [("NVIDIA GeForce GTX 680", "3.0")])))
+    f = by_id(diagnose(e), "gpu-arch-unsupported")
+    assert f.fixes[0].id == "no-build-for-gpu"
     assert any(fx.id == "install-cpu-pair" for fx in f.fixes)
 
 
@@ -608,3 +626,61 @@ def test_cli_no_driver_with_nvidia_smi_present(tmp_path: Path) -> None:
     assert "gpu-driver-missing" in found and "cuda-build-without-gpu" not in found
     assert data["exit_code"] == 1
     assert next(c for c in data["checks"] if c["id"] == "gpu")["summary"] == "driver not loaded"
+
+
+def test_arch_list_read_from_the_compiled_flags_names_its_source() -> None:
+    """torch < 2.6 with CUDA unavailable: the probe reads torch._C._cuda_getArchFlags()."""
+    facts = gpu_facts(FakeNVML(driver="470.82.01", cuda=11040, devices=[K80]))
+    step = cuda_step(False, arch=["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"], built_with="12.1")
+    step[2]["arch_list_source"] = "torch._C._cuda_getArchFlags()"
+    e = make_ev(gpu=facts, dist=dists("2.5.1", "0.20.1", "12.1", "+cu121"), live_run=live(step, version="2.5.1+cu121"))
+    f = by_id(diagnose(e), "gpu-arch-unsupported")
+    assert "is not in torch._C._cuda_getArchFlags() = ['sm_50'" in f.evidence[0].detail
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fake nvidia-smi is a POSIX shell script")
+def test_cli_old_torch_arch_list_without_cuda(tmp_path: Path) -> None:
+    """torch 2.5 on a driver too old for it: get_arch_list() is [] but the compiled flags tell."""
+    bindir = tmp_path / "bin"
+    smi = fake_smi(
+        bindir,
+        rows="0, Tesla K80, GPU-0c5b7b8e-9d41-0d3c-2a4c-6f0e2b3f9a11, 470.82.01, 11441, 3.7, [N/A]\n",
+        header=HEADER.format(driver="470.82.01", cuda="11.4"),
+    )
+    site = FakeEnv(
+        torch="2.5.1",
+        torch_local="+cu121",
+        torch_cuda="12.1",
+        torchvision="0.20.1",
+        tv_local="+cu121",
+        tv_cuda_code=12010,
+        tv_requires=["torch==2.5.1"],
+        cuda_arch_list=[],
+        arch_flags="sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90",
+        cudnn=90100,
+        cuda_warning="CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).",
+    ).build(tmp_path / "site")
+    env = fake_env_vars(site)
+    env["TVWIZARD_NVIDIA_SMI"] = str(smi)
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=work(tmp_path),
+        timeout=120,
+    )
+    data = json.loads(proc.stdout)
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    cuda = next(s for s in live["steps"] if s["name"] == "cuda")["data"]
+    assert cuda["arch_list"] == ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
+    assert cuda["arch_list_source"] == "torch._C._cuda_getArchFlags()"
+    assert cuda["available"] is False and cuda["cudnn"] == 90100
+    found = {f["id"]: f for f in data["findings"]}
+    assert "driver-too-old" in found and "gpu-arch-unsupported" in found
+    arch = found["gpu-arch-unsupported"]
+    assert "torch._C._cuda_getArchFlags() = ['sm_50'" in arch["evidence"][0]["detail"]
+    # the one build that fits both the K80 and its R470 driver: cu118
+    assert arch["fixes"][0]["title"] == "Install torch 2.7.1+cu118 + torchvision 0.22.1+cu118"

@@ -287,6 +287,43 @@ def test_top_level_fields() -> None:
         assert DATA[group]["source"] and isinstance(DATA[group]["verified"], bool), group
 
 
+def test_wheel_arch_rows_well_formed() -> None:
+    cudas = {row["cuda"] for row in DATA["variants"].values() if row["kind"] == "cuda"}
+    for row in DATA["wheel_arches"]["entries"]:
+        assert row["cuda"] in cudas, row
+        SpecifierSet(row["torch"])
+        assert row["source"] and isinstance(row["verified"], bool), row
+        for item in row["arches"].split(";"):
+            assert re.fullmatch(r"\d+\.\d+(\+PTX)?", item), row
+    assert DATA["cuda_toolkit_cc"]["source"] and isinstance(DATA["cuda_toolkit_cc"]["verified"], bool)
+
+
+def test_wheel_arch_list() -> None:
+    # read off the real 2.14.1+cu130 wheel: torch._C._cuda_getArchFlags()
+    assert kb.wheel_arch_list("cu130", "2.14.1") == ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
+    assert kb.wheel_arch_list("cu130", "2.14.1+cu130") == kb.wheel_arch_list("cu130", "2.14.1")
+    # 2.7 dropped sm_70 from cu128 and shipped PTX for 12.0; 2.8 brought sm_70 back
+    assert "sm_70" not in kb.wheel_arch_list("cu128", "2.7.1") and "compute_120" in kb.wheel_arch_list("cu128", "2.7.1")
+    assert "sm_70" in kb.wheel_arch_list("cu128", "2.8.0")
+    assert "sm_37" in kb.wheel_arch_list("cu118", "2.7.1")
+    assert kb.wheel_arch_list("cpu", "2.14.1") is None and kb.wheel_arch_list("cu130", "2.8.0") is None
+    assert kb.wheel_arch_list("cu130", "not a version") is None
+
+
+def test_toolkit_cc_range() -> None:
+    assert kb.toolkit_cc_range("13.0") == ((7, 5), (12, 1))
+    assert kb.toolkit_cc_range("12.4") == ((5, 0), (9, 0))
+    assert kb.toolkit_cc_range("11.8") == ((3, 5), (9, 0))
+    assert kb.toolkit_cc_range("10.2") is None and kb.toolkit_cc_range("") is None
+
+
+def test_newest_pair_accept() -> None:
+    assert kb.newest_pair("3.11", variant="cu118").torch == "2.7.1"
+    pair = kb.newest_pair("3.11", variant="cu126", accept=lambda p: Version(p.torch) < Version("2.9"))
+    assert pair.torch == "2.8.0" and pair.variant == "cu126"
+    assert kb.newest_pair("3.11", variant="cu126", accept=lambda p: False) is None
+
+
 def _check_url(url: str, variant: str) -> None:
     parsed = urlparse(url)
     assert parsed.scheme == "https" and parsed.netloc == "download.pytorch.org", url

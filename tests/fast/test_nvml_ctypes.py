@@ -1,6 +1,6 @@
 """tvwizard's ctypes NVML binding against a compiled stand-in for libnvidia-ml.so.1.
 
-``tests/fakenvml/fake_nvml.c`` has nvml.h's C signatures and the real library's habits
+``tests/fakedriver/fake_nvml.c`` has nvml.h's C signatures and the real library's habits
 (UNINITIALIZED before init, INSUFFICIENT_SIZE for short buffers, INVALID_ARGUMENT for a
 handle it did not give out), so these tests prove what the fake *layer* tests cannot: that
 the ctypes calls pass the right arguments, buffer sizes and 64-bit handles, read the
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
     reason="the stand-in NVML is a Linux shared library built with gcc",
 )
 
-SOURCE = Path(__file__).resolve().parents[1] / "fakenvml" / "fake_nvml.c"
+SOURCE = Path(__file__).resolve().parents[1] / "fakedriver" / "fake_nvml.c"
 UUID_V100 = "GPU-5e2a1c3b-aaaa-bbbb-cccc-0123456789ab"
 UUID_A100 = "GPU-0f9e8d7c-1111-2222-3333-ba9876543210"
 V100 = f"gpu=Tesla V100-SXM2-16GB;{UUID_V100};7;0;{16 * 2**30};-1"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -42,6 +42,7 @@ __all__ = [
     "Variant",
     "cuda_from_driver_api",
     "cuda_of_variant",
+    "cuda_variants",
     "expected_torch",
     "expected_torchvision",
     "index_url",
@@ -57,9 +58,11 @@ __all__ = [
     "release",
     "releases",
     "requirement_satisfied",
+    "toolkit_cc_range",
     "torch_requirement_of",
     "variant_info",
     "variants_for",
+    "wheel_arch_list",
 ]
 
 INDEX_BASE = "https://download.pytorch.org/whl/"
@@ -557,6 +560,7 @@ def newest_pair(
     python_version: str,
     variant: str | None = None,
     max_cuda: str | None = None,
+    accept: Callable[[Pair], bool] | None = None,
 ) -> Pair | None:
     """The newest torch/torchvision pair that supports ``python_version``.
 
@@ -567,6 +571,7 @@ def newest_pair(
         max_cuda: highest CUDA the driver supports (e.g. from :func:`max_cuda_for_driver`).  Without
             ``variant`` the newest CUDA variant <= ``max_cuda`` is chosen; with a CUDA ``variant``
             releases whose variant exceeds it are skipped.  Ignored for non-CUDA variants.
+        accept: a further test a pair must pass (e.g. "its wheels carry kernels for this GPU").
 
     Without ``variant`` and ``max_cuda`` the pair is the plain PyPI build (``variant=None``).
     Returns None when nothing fits.
@@ -593,14 +598,71 @@ def newest_pair(
             if not cudas:
                 continue
             chosen = max(cudas, key=lambda i: _mm(i.cuda or "0") or (0, 0))
-        return Pair(
+        pair = Pair(
             torch=rel.torch,
             torchvision=rel.torchvision,
             torchaudio=rel.torchaudio,
             variant=chosen.name if chosen else None,
             index_url=chosen.index_url if chosen else None,
         )
+        if accept is None or accept(pair):
+            return pair
     return None
+
+
+# -- GPU architectures -------------------------------------------------------------------------
+def cuda_variants() -> list[str]:
+    """Every CUDA variant of the data (``["cu116", ..., "cu132"]``), oldest CUDA first."""
+    names = [n for n in load_data()["variants"] if cuda_of_variant(n)]
+    return sorted(names, key=lambda n: _mm(cuda_of_variant(n) or "0.0") or (0, 0))
+
+
+def _arch_entries(arches: str) -> list[str]:
+    out = []
+    for item in arches.split(";"):
+        mm = _mm(item)
+        if mm is None:
+            continue
+        out.append(f"sm_{mm[0]}{mm[1]}")
+        if item.strip().endswith("+PTX"):
+            out.append(f"compute_{mm[0]}{mm[1]}")
+    return out
+
+
+def wheel_arch_list(variant: str, torch_version: str) -> list[str] | None:
+    """``torch.cuda.get_arch_list()`` of the official Linux x86_64 wheel of ``torch_version``
+    in ``variant`` (``["sm_75", ..., "sm_120"]``), or None where the data does not say.
+
+    The newest matching row of ``wheel_arches`` wins; its ``verified`` flag says how sure it is.
+    """
+    cuda = cuda_of_variant(variant)
+    try:
+        version = Version(_base(_version(torch_version)))
+    except InvalidVersion:
+        return None
+    found = None
+    for row in load_data().get("wheel_arches", {}).get("entries", []):
+        try:
+            if row["cuda"] == cuda and version in SpecifierSet(row["torch"]):
+                found = row
+        except InvalidSpecifier:
+            continue
+    return _arch_entries(found["arches"]) if found else None
+
+
+def toolkit_cc_range(cuda: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The lowest and highest compute capability CUDA ``cuda`` can build for, or None."""
+    mm = _mm(cuda)
+    if mm is None:
+        return None
+    rows = sorted(
+        (r for r in load_data().get("cuda_toolkit_cc", {}).get("rows", []) if (_mm(r["cuda"]) or (99, 0)) <= mm),
+        key=lambda r: _mm(r["cuda"]) or (0, 0),
+    )
+    if not rows:
+        return None
+    low, high = _mm(rows[-1]["min_cc"]), _mm(rows[-1]["max_cc"])
+    return (low, high) if low and high else None
 
 
 # -- drivers ----------------------------------------------------------------------------------

@@ -312,8 +312,19 @@ def step_cuda(ctx, state):
         except Exception as exc:
             d["arch_list"] = None
             d["arch_list_error"] = str(exc)
+        if not d["arch_list"] and d["built_with"]:
+            # Before torch 2.6 get_arch_list() is [] while CUDA is unavailable (an old driver,
+            # no GPU); the compiled-in list is still there, and it predicts "no kernel image".
+            try:
+                flags = torch._C._cuda_getArchFlags()
+                if flags:
+                    d["arch_list"] = str(flags).split()
+                    d["arch_list_source"] = "torch._C._cuda_getArchFlags()"
+            except Exception:
+                pass
         try:
-            d["cudnn"] = torch.backends.cudnn.version() if d["available"] else None
+            # cuDNN's version is read from the library, no GPU needed
+            d["cudnn"] = torch.backends.cudnn.version() if d["built_with"] else None
         except Exception as exc:
             d["cudnn_error"] = str(exc)
         devices = []

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.version import Version
+
 from tvwizard.diagnosis import knowledge
 from tvwizard.diagnosis.evidence import Evidence
 from tvwizard.diagnosis.rules import rule
@@ -30,32 +32,6 @@ from tvwizard.model import Evidence as Ev
 from tvwizard.model import Finding, Fix, Severity
 
 DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
-
-# What each CUDA toolkit can compile for at all (nvcc's -arch range): a build made with CUDA
-# X carries neither cubins nor PTX below ``min``; above ``max`` it has no cubin and only runs
-# if the wheel shipped PTX that the driver can JIT.  CUDA 12.0 dropped Kepler (3.x), CUDA 13.0
-# dropped Maxwell, Pascal and Volta (5.x-7.2).
-_TOOLKIT_CC: tuple[tuple[tuple[int, int], tuple[int, int], tuple[int, int]], ...] = (
-    # (first CUDA of the row, min CC, max CC)
-    ((11, 0), (3, 5), (8, 0)),
-    ((11, 1), (3, 5), (8, 6)),
-    ((11, 8), (3, 5), (9, 0)),
-    ((12, 0), (5, 0), (9, 0)),
-    ((12, 8), (5, 0), (12, 0)),
-    ((12, 9), (5, 0), (12, 1)),
-    ((13, 0), (7, 5), (12, 1)),
-)
-
-# TORCH_CUDA_ARCH_LIST of the official Linux x86_64 wheels of recent torch (2.8 and later),
-# from pytorch's .ci/manywheel/build_cuda.sh.  Used only to *choose* a variant to suggest
-# for a GPU; the finding itself rests on the installed build's own arch list.
-_WHEEL_ARCHES = {
-    "cu126": "5.0;6.0;7.0;7.5;8.0;8.6;9.0",
-    "cu128": "7.0;7.5;8.0;8.6;9.0;10.0;12.0",
-    "cu129": "7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX",
-    "cu130": "7.5;8.0;8.6;9.0;10.0;11.0;12.0+PTX",
-    "cu132": "7.5;8.0;8.6;9.0;10.0;11.0;12.0+PTX",
-}
 
 _ARCH = re.compile(r"^(sm|compute)_(\d+)([af]?)$")
 
@@ -566,11 +542,10 @@ def arch_covers(cc: tuple[int, int], arch_list: Iterable[str]) -> str | None:
 
 
 def _toolkit_range(cuda: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    mm = _mm(cuda)
-    if mm is None:
-        return None
-    rows = [r for r in _TOOLKIT_CC if r[0] <= mm]
-    return (rows[-1][1], rows[-1][2]) if rows else None
+    """What CUDA ``cuda`` can build for (``cuda_toolkit_cc`` of the knowledge data): when torch
+    cannot report its arch list, a GPU outside it is predicted to have no kernels, unless the
+    wheel shipped PTX the driver can JIT."""
+    return knowledge.toolkit_cc_range(cuda)
 
 
 def _nms_ok(ev: Evidence, index: int | None) -> bool:
@@ -596,31 +571,30 @@ def _no_kernel(ev: Evidence) -> dict[int | None, str]:
 
 
 def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | None) -> knowledge.Pair | None:
-    """The newest pair whose official wheels should carry kernels for ``cc``."""
+    """The pair to suggest for a GPU of compute capability ``cc``: official wheels that carry
+    kernels for it (``wheel_arches`` of the knowledge data), on a CUDA this driver runs.
+
+    A variant of the driver's CUDA major (or older) runs through minor-version compatibility;
+    one the driver fully supports comes first, then the newest torch, then the newest CUDA.
+    """
     python = _python(ev)
     if not python:
         return None
+
+    def carries_kernels(pair: knowledge.Pair) -> bool:
+        arches = knowledge.wheel_arch_list(pair.variant or "", pair.torch)
+        return arches is not None and arch_covers(cc, arches) is not None
+
     candidates = []
-    for variant, arches in _WHEEL_ARCHES.items():
-        entries = []
-        for a in arches.split(";"):
-            ptx = a.endswith("+PTX")
-            mm = _mm(a)
-            if mm:
-                entries.append(f"sm_{mm[0]}{mm[1]}")
-                if ptx:
-                    entries.append(f"compute_{mm[0]}{mm[1]}")
+    for variant in knowledge.cuda_variants():
         cuda = _mm(knowledge.cuda_of_variant(variant))
-        # same CUDA major as the driver (or older) runs, through minor-version compatibility
-        if arch_covers(cc, entries) and cuda and (max_cuda is None or cuda[0] <= max_cuda[0]):
-            candidates.append((cuda, variant))
-    # fully supported by the driver first, then the newest CUDA
-    candidates.sort(key=lambda c: (max_cuda is None or c[0] <= max_cuda, c[0]), reverse=True)
-    for _cuda, variant in candidates:
-        pair = knowledge.newest_pair(python, variant=variant)
+        if cuda is None or (max_cuda is not None and cuda[0] > max_cuda[0]):
+            continue
+        pair = knowledge.newest_pair(python, variant=variant, accept=carries_kernels)
         if pair is not None:
-            return pair
-    return None
+            full = max_cuda is None or cuda <= max_cuda
+            candidates.append(((full, Version(pair.torch), cuda), pair))
+    return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
 @rule("distributions|live")
@@ -631,6 +605,7 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
     if tb is None or (not devices and not failing):
         return None
     arch_list = [str(a) for a in _cuda_step(ev).get("arch_list") or []]
+    arch_source = str(_cuda_step(ev).get("arch_list_source") or "torch.cuda.get_arch_list()")
     bad: list[tuple[_Device, str, bool]] = []  # (device, why, certain)
     for dev in devices:
         if _nms_ok(ev, dev.cuda_index):
@@ -640,7 +615,7 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
                 bad.append(
                     (
                         dev,
-                        f"compute capability {_mm_text(dev.cc)} is not in torch.cuda.get_arch_list() = {arch_list}",
+                        f"compute capability {_mm_text(dev.cc)} is not in {arch_source} = {arch_list}",
                         True,
                     )
                 )
