@@ -70,6 +70,12 @@ the methods of :class:`CtypesNVML` (``init``, ``shutdown``, ``driver_version``,
         "device_order": str | None,    # CUDA_DEVICE_ORDER; unset = FASTEST_FIRST, whose
                                        # ordinals may differ from the PCI-order indices above
       },
+      "linux": {                       # Linux only (None elsewhere): the kernel side
+        "kernel_module": "535.104.05" | None,   # /proc/driver/nvidia/version
+        "kernel_module_text": str | None,
+        "nodes": {"/dev/nvidiactl": "ok" | "missing" | "no access", "/dev/nvidia-uvm": …,
+                  "/dev/nvidia0": …},
+      },
       "attempts": [                    # what was tried, in order
         {"source": "nvml", "ok": bool, "state": str, "error": str | None, "duration": float},
         {"source": "nvidia-smi", "path": str | None, "ok": bool, "state": str,
@@ -101,6 +107,7 @@ __all__ = [
     "CtypesNVML",
     "NVMLError",
     "collect_gpus",
+    "linux_driver_state",
     "parse_smi_csv",
     "resolve_visible",
     "run_command",
@@ -667,6 +674,48 @@ def _find_smi(which: Callable[..., str | None], env: Mapping[str, str], dirs: Se
     return None
 
 
+_KERNEL_MODULE = re.compile(r"Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)")
+DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm")
+
+
+def linux_driver_state(root: str = "/") -> dict[str, Any]:
+    """The kernel half of the driver, as this process sees it: what CUDA needs besides libcuda.
+
+    ``kernel_module``: the loaded nvidia module's version (``/proc/driver/nvidia/version``;
+    None: not loaded, or not visible in this container).  ``nodes``: ``/dev/nvidiactl``,
+    ``/dev/nvidia-uvm`` and each ``/dev/nvidiaN``, as "ok", "missing" or "no access" (this
+    user cannot open it read-write).  CUDA opens these itself: a missing ``nvidia-uvm`` (its
+    module not loaded) is the classic "CUDA unknown error", missing nodes in a container the
+    classic "driver initialization failed".  A device cgroup (a Slurm job without a GPU, a
+    container without ``--gpus``) can still refuse a node that looks "ok" here.
+    """
+    text = None
+    version_file = os.path.join(root, "proc/driver/nvidia/version")
+    with contextlib.suppress(OSError), open(version_file, encoding="utf-8", errors="replace") as fh:
+        text = fh.read(4096)
+    m = _KERNEL_MODULE.search(text or "")
+    nodes: dict[str, str] = {}
+    dev = os.path.join(root, "dev")
+    numbered = []
+    with contextlib.suppress(OSError):
+        numbered = sorted(
+            (n for n in os.listdir(dev) if re.fullmatch(r"nvidia\d+", n)), key=lambda n: int(n[len("nvidia") :])
+        )
+    for node in (*DEVICE_NODES, *(f"/dev/{n}" for n in numbered)):
+        path = os.path.join(root, node.lstrip("/"))
+        if not os.path.exists(path):
+            nodes[node] = "missing"
+        elif not os.access(path, os.R_OK | os.W_OK):
+            nodes[node] = "no access"
+        else:
+            nodes[node] = "ok"
+    return {
+        "kernel_module": m.group(1) if m else None,
+        "kernel_module_text": (text or "").splitlines()[0][:200] if text else None,
+        "nodes": nodes,
+    }
+
+
 def collect_gpus(
     *,
     nvml: Any = None,
@@ -676,6 +725,7 @@ def collect_gpus(
     smi_dirs: Sequence[str] | None = None,
     smi_timeout: float = SMI_TIMEOUT,
     nvml_timeout: float = NVML_TIMEOUT,
+    root: str = "/",
 ) -> dict[str, Any]:
     """The driver and GPUs.  Never raises; see the module docstring for the shape.
 
@@ -684,6 +734,7 @@ def collect_gpus(
     :func:`run_command`).  ``env``: read for ``TVWIZARD_NVML``, ``TVWIZARD_NVIDIA_SMI``,
     ``PATH`` (to find ``nvidia-smi``), ``CUDA_VISIBLE_DEVICES`` and ``CUDA_DEVICE_ORDER``.
     ``smi_dirs``: extra places for ``nvidia-smi`` after ``PATH`` (default: WSL's, Windows').
+    ``root``: where ``/proc`` and ``/dev`` are read for :func:`linux_driver_state` (tests).
     """
     env = os.environ if env is None else env
     run = run or run_command
@@ -698,6 +749,7 @@ def collect_gpus(
         "gpus": [],
         "visible_devices": {},
         "attempts": [],
+        "linux": None,
     }
     reasons: list[tuple[str, str]] = []  # (state, reason) of failed attempts
 
@@ -811,7 +863,14 @@ def collect_gpus(
                 break
         result["reason"] = "; ".join(r for _, r in reasons) or "no NVIDIA driver found"
 
-    # 4. CUDA_VISIBLE_DEVICES
+    # 4. The kernel side: module version, device nodes
+    if sys.platform.startswith("linux"):
+        try:
+            result["linux"] = linux_driver_state(root)
+        except Exception as exc:
+            result["linux"] = {"error": _err(exc)}
+
+    # 5. CUDA_VISIBLE_DEVICES
     try:
         vis = resolve_visible(env.get("CUDA_VISIBLE_DEVICES"), result["gpus"], env.get("CUDA_DEVICE_ORDER"))
         result["visible_devices"] = vis

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,40 @@ RTX3090 = {
 # -- building evidence ---------------------------------------------------------------------
 
 
-def gpu_facts(nvml: Any = False, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Real collect_gpus output from a fake driver (nvidia-smi never found unless env says)."""
-    return collect_gpus(nvml=nvml, env=env if env is not None else NO_SMI, smi_dirs=())
+def fake_root(
+    root: Path, module: str | None = "580.95.05", nodes: tuple[str, ...] = ("nvidiactl", "nvidia-uvm", "nvidia0")
+) -> Path:
+    """A machine's /proc/driver/nvidia and /dev as the kernel side of a driver leaves them."""
+    if module is not None:
+        (root / "proc/driver/nvidia").mkdir(parents=True, exist_ok=True)
+        (root / "proc/driver/nvidia/version").write_text(
+            f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {module}  Release Build  (dvs-builder@U22)\n"
+            "GCC version:  gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)\n"
+        )
+    (root / "dev").mkdir(parents=True, exist_ok=True)
+    for node in nodes:
+        (root / "dev" / node).write_text("")
+    return root
+
+
+_HEALTHY_ROOT: list[Path] = []
+
+
+def healthy_root() -> Path:
+    if not _HEALTHY_ROOT:
+        _HEALTHY_ROOT.append(fake_root(Path(tempfile.mkdtemp(prefix="tvw-root-"))))
+    return _HEALTHY_ROOT[0]
+
+
+def gpu_facts(nvml: Any = False, env: dict[str, str] | None = None, root: Path | None = None) -> dict[str, Any]:
+    """Real collect_gpus output from a fake driver (nvidia-smi never found unless env says).
+
+    The kernel side is a fake root too (default: module 580.95.05 loaded, every node there),
+    so the host's own /dev never decides a test.
+    """
+    return collect_gpus(
+        nvml=nvml, env=env if env is not None else NO_SMI, smi_dirs=(), root=str(root or healthy_root())
+    )
 
 
 def no_driver_facts(tmp_path: Path | None = None) -> dict[str, Any]:
@@ -416,6 +448,89 @@ def test_gpu_present_but_unavailable_gives_the_reason() -> None:
     assert "forward-compatibility" in f.title
     assert f.fixes[0].id == "remove-cuda-compat"
     assert any("Error 804" in e.detail for e in f.evidence)
+
+
+# torch 2.14.1+cu130's own words, recorded with the stand-in libcuda (tests/fakedriver/fake_cuda.c)
+UNKNOWN_ERROR = (
+    "CUDA initialization: CUDA unknown error - this may be due to an incorrectly set up environment, e.g. "
+    "changing env variable CUDA_VISIBLE_DEVICES after program start. Setting the available devices to be zero. "
+    "(Triggered internally at /__w/pytorch/pytorch/c10/cuda/CUDAFunctions.cpp:119.)"
+)
+INIT_FAILED = (
+    "CUDA initialization: CUDA driver initialization failed, you might not have a CUDA gpu. "
+    "(Triggered internally at /__w/pytorch/pytorch/c10/cuda/CUDAFunctions.cpp:119.)"
+)
+
+
+def _unavailable(tmp_path: Path | None, warning: str, env: dict[str, str] | None = None, **root: Any) -> Finding:
+    where = fake_root(tmp_path, **root) if tmp_path is not None else None
+    facts = gpu_facts(FakeNVML(driver="580.95.05", cuda=13000, devices=[H200]), root=where)
+    e = make_ev(gpu=facts, live_run=live(cuda_step(False, warning=warning)), env=env)
+    return by_id(diagnose(e), "cuda-unavailable")
+
+
+def test_unknown_error_with_nvidia_uvm_missing(tmp_path: Path) -> None:
+    f = _unavailable(tmp_path, UNKNOWN_ERROR, nodes=("nvidiactl", "nvidia0"))
+    assert "/dev/nvidia-uvm is missing" in f.title and f.fixes[0].id == "load-nvidia-uvm"
+    assert "Triggered internally" not in f.title
+
+
+def test_unknown_error_with_every_node_there() -> None:
+    f = _unavailable(None, UNKNOWN_ERROR)
+    assert f.title.startswith("The GPU is there but torch cannot use it: CUDA failed to start with an unknown error")
+    assert f.fixes[0].id == "reload-nvidia-uvm"
+
+
+def test_init_failed_in_a_container_without_the_device_nodes(tmp_path: Path) -> None:
+    f = _unavailable(tmp_path, INIT_FAILED, module=None, nodes=())
+    assert "not in this process's view" in f.title and f.fixes[0].id == "container-gpu-access"
+
+
+def test_init_failed_with_nothing_else_known() -> None:
+    f = _unavailable(None, INIT_FAILED)
+    assert f.fixes[0].id == "check-driver-in-this-process" and "could not initialise" in f.title
+
+
+def test_kernel_module_older_than_the_driver_library(tmp_path: Path) -> None:
+    f = _unavailable(tmp_path, INIT_FAILED, module="570.124.06")
+    assert "kernel module is 570.124.06 but the driver library is 580.95.05" in f.title
+    assert f.fixes[0].id == "reboot-after-driver-update"
+
+
+def test_device_node_without_access() -> None:
+    facts = gpu_facts(FakeNVML(driver="580.95.05", cuda=13000, devices=[H200]))
+    facts["linux"]["nodes"]["/dev/nvidia0"] = "no access"  # as root, a real chmod cannot show it
+    f = by_id(diagnose(make_ev(gpu=facts, live_run=live(cuda_step(False, warning=INIT_FAILED)))), "cuda-unavailable")
+    assert f.title.endswith("this user cannot open /dev/nvidia0") and f.fixes[0].id == "check-device-permissions"
+
+
+def test_silent_in_a_slurm_job_without_a_gpu() -> None:
+    f = _unavailable(None, "", env={"SLURM_JOB_ID": "4242"})
+    assert "Slurm job 4242, which has no GPU allocated" in f.title and f.fixes[0].id == "slurm-request-gpu"
+    # with a GPU allocated, Slurm is not the suspect
+    f = _unavailable(None, "", env={"SLURM_JOB_ID": "4242", "SLURM_JOB_GPUS": "0"})
+    assert f.fixes[0].id == "check-gpu-allocation" and "driver lists 1" in f.title
+
+
+def test_linux_driver_state(tmp_path: Path) -> None:
+    from tvwizard.gpu import linux_driver_state
+
+    root = fake_root(tmp_path, module="535.104.05", nodes=("nvidiactl", "nvidia0", "nvidia10", "nvidia2"))
+    (root / "proc/driver/nvidia/version").write_text(
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
+    )
+    state = linux_driver_state(str(root))
+    assert state["kernel_module"] == "535.104.05"
+    assert list(state["nodes"]) == [
+        "/dev/nvidiactl",
+        "/dev/nvidia-uvm",
+        "/dev/nvidia0",
+        "/dev/nvidia2",
+        "/dev/nvidia10",
+    ]
+    assert state["nodes"]["/dev/nvidia-uvm"] == "missing" and state["nodes"]["/dev/nvidia10"] == "ok"
+    empty = linux_driver_state(str(tmp_path / "nothing"))
+    assert empty["kernel_module"] is None and set(empty["nodes"].values()) == {"missing"}
 
 
 def test_cuda_visible_devices_hiding_every_gpu() -> None:

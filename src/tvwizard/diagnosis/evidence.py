@@ -7,6 +7,7 @@ that did not run, crashed, or are from an older tvwizard.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,3 +175,10 @@ def _parse(version: str, cuda: object, hip: object, known: bool) -> knowledge.Bu
         )
     except ValueError:  # not PEP 440 (a source build's odd version)
         return None
+
+
+def clean_torch_warning(text: str) -> str:
+    """torch's warning without its "CUDA initialization: " prefix and "(Triggered internally
+    at <source file>)" suffix: the sentence a person needs."""
+    text = re.sub(r"\s*\(Triggered internally at [^)]*\)\.?", "", str(text))
+    return text.replace("CUDA initialization: ", "").strip()

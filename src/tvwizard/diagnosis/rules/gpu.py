@@ -23,7 +23,7 @@ from typing import Any
 from packaging.version import Version
 
 from tvwizard.diagnosis import knowledge
-from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.diagnosis.evidence import Evidence, clean_torch_warning
 from tvwizard.diagnosis.rules import rule
 from tvwizard.diagnosis.rules.packages import variant_conflict
 from tvwizard.fixes.commands import installer_for, quote
@@ -774,13 +774,6 @@ _REASONS: tuple[tuple[str, str, str, str, str], ...] = (
         "CUDA opens the device nodes directly; without them it cannot start.",
     ),
     (
-        "Error 999",
-        "the driver is in a bad state (often after suspend/resume)",
-        "reload-nvidia-uvm",
-        "Reload nvidia_uvm (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`) or reboot",
-        "An unknown CUDA error at start-up usually clears when the unified-memory module is reloaded.",
-    ),
-    (
         "Error 100",
         "CUDA sees no device",
         "check-visible-devices",
@@ -795,6 +788,114 @@ _REASONS: tuple[tuple[str, str, str, str, str], ...] = (
         "An invalid ordinal hides every GPU.",
     ),
 )
+
+
+# What torch says for the two start-up failures that do not name a cause (c10/cuda
+# CUDAFunctions.cpp turns cudaErrorUnknown and cudaErrorInitializationError into these
+# sentences, with no error number); the kernel side (:func:`_kernel_side`) is asked first.
+_GENERIC_REASONS: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "CUDA unknown error",
+        "CUDA failed to start with an unknown error: the driver is in a bad state, most often the nvidia_uvm "
+        "module after a suspend/resume",
+        "reload-nvidia-uvm",
+        "Reload nvidia_uvm (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`) or reboot",
+        "An unknown CUDA error at start-up usually clears when the unified-memory module is reloaded.",
+    ),
+    (
+        "Error 999",
+        "CUDA failed to start with an unknown error: the driver is in a bad state, most often the nvidia_uvm "
+        "module after a suspend/resume",
+        "reload-nvidia-uvm",
+        "Reload nvidia_uvm (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`) or reboot",
+        "An unknown CUDA error at start-up usually clears when the unified-memory module is reloaded.",
+    ),
+    (
+        "CUDA driver initialization failed",
+        "the CUDA driver could not initialise in this process: the nvidia kernel module or its device nodes are "
+        "not usable here",
+        "check-driver-in-this-process",
+        "Check that `nvidia-smi` works in this same shell; in a container, start it with GPU access "
+        "(`--gpus all`); after a driver install, reboot",
+        "CUDA needs the kernel module loaded and /dev/nvidia* reachable from this process.",
+    ),
+)
+
+
+def kernel_side_facts(gpu: dict[str, Any]) -> str:
+    """``gpu["linux"]`` in one line: "kernel module 580.95.05; /dev/nvidiactl ok, ..."."""
+    linux = gpu.get("linux") if isinstance(gpu.get("linux"), dict) else {}
+    module = linux.get("kernel_module") or "not visible (no /proc/driver/nvidia/version)"
+    nodes = ", ".join(f"{n} {state}" for n, state in (linux.get("nodes") or {}).items())
+    return f"kernel module {module}" + (f"; {nodes}" if nodes else "")
+
+
+def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, Fix] | None:
+    """A cause read from the kernel side of the driver (``gpu["linux"]``), or None."""
+    linux = gpu.get("linux") if isinstance(gpu.get("linux"), dict) else {}
+    nodes: dict[str, str] = linux.get("nodes") or {}
+    module, library = linux.get("kernel_module"), gpu.get("driver")
+    if module and library and module != library:
+        return (
+            f"the loaded nvidia kernel module is {module} but the driver library is {library}: "
+            "a driver update without a reboot",
+            Fix(
+                id="reboot-after-driver-update",
+                title="Reboot (or reload the nvidia kernel modules)",
+                kind="manual",
+                why="The driver's user-space and kernel parts must be the same version.",
+                restart=True,
+            ),
+        )
+    refused = [n for n, state in nodes.items() if state == "no access"]
+    if refused:
+        return (
+            f"this user cannot open {', '.join(refused)}",
+            Fix(
+                id="check-device-permissions",
+                title="Give your user access to /dev/nvidia* (group `video`/`render`, or the node's mode)",
+                kind="manual",
+                why="CUDA opens the device nodes directly; without read-write access it cannot start.",
+                restart=True,
+            ),
+        )
+    if nodes.get("/dev/nvidiactl") == "missing" and gpu.get("source") == "nvml":
+        return (
+            "the GPU device nodes (/dev/nvidiactl, /dev/nvidia0, ...) are not in this process's view although the "
+            "driver library answered: a container started without GPU access",
+            Fix(
+                id="container-gpu-access",
+                title="Start the container with GPU access (`--gpus all` for Docker, "
+                "`--device nvidia.com/gpu=all` for Podman/CDI, a GPU resource request on Kubernetes)",
+                kind="manual",
+                why="The NVIDIA container runtime mounts the device nodes and the driver's libraries together.",
+                restart=True,
+            ),
+        )
+    if nodes.get("/dev/nvidia-uvm") == "missing" and nodes.get("/dev/nvidiactl") == "ok":
+        return (
+            "/dev/nvidia-uvm is missing: the nvidia_uvm kernel module is not loaded, and CUDA cannot start without it",
+            Fix(
+                id="load-nvidia-uvm",
+                title="Load the unified-memory module: `sudo modprobe nvidia_uvm` (or `sudo nvidia-modprobe -u -c=0`)",
+                kind="manual",
+                why="nvidia-smi works without nvidia_uvm, CUDA does not; the module creates /dev/nvidia-uvm.",
+                restart=True,
+            ),
+        )
+    if silent and _env(ev, "SLURM_JOB_ID") and not (_env(ev, "SLURM_JOB_GPUS") or _env(ev, "SLURM_STEP_GPUS")):
+        return (
+            f"this runs in Slurm job {_env(ev, 'SLURM_JOB_ID')}, which has no GPU allocated: Slurm's device "
+            "cgroup hides the GPUs from CUDA",
+            Fix(
+                id="slurm-request-gpu",
+                title="Ask Slurm for a GPU: `srun --gres=gpu:1 …` (or `--gpus=1`, `#SBATCH --gres=gpu:1`)",
+                kind="manual",
+                why="Inside a job, only the GPUs Slurm allocated are usable; NVML may still list them all.",
+                restart=True,
+            ),
+        )
+    return None
 
 
 @rule("live")
@@ -835,13 +936,23 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
                 restart=True,
             )
         )
+    haystack = (" ".join(texts) + " " + str(gpu.get("reason") or "")).lower()
     if reason is None:
-        haystack = " ".join(texts) + " " + str(gpu.get("reason") or "")
         for pattern, meaning, fid, ftitle, fwhy in _REASONS:
-            if pattern.lower() in haystack.lower():
+            if pattern.lower() in haystack:
                 reason = meaning
                 fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
                 break
+    generic = [g for g in _GENERIC_REASONS if g[0].lower() in haystack]
+    if reason is None and present and (generic or not texts):
+        found = _kernel_side(ev, gpu, silent=not texts)
+        if found is not None:
+            reason = found[0]
+            fixes.append(found[1])
+            evidence.append(Ev("system", "gpu", kernel_side_facts(gpu)))
+    if reason is None and generic:
+        _pattern, reason, fid, ftitle, fwhy = generic[0]
+        fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
     if reason is None and _too_old_text(texts):
         cause, reason = "driver-too-old", "the driver is too old for this build"
     if reason is None and _no_driver_text(texts):
@@ -849,9 +960,22 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
     if reason is None and gpu.get("state") == "driver-error":
         reason = f"the NVIDIA driver is installed but failing: {gpu.get('reason')}"
     if reason is None and texts:
-        reason = texts[0].replace("CUDA initialization: ", "")[:200]
+        reason = clean_torch_warning(texts[0])[:200]
     if reason is None:
-        reason = "torch gave no reason; run `nvidia-smi` and check that this process can see the GPU"
+        reason = (
+            f"CUDA finds no usable GPU although the driver lists {len(present)}, and torch gave no reason: this "
+            "process is probably not allowed to use them (a batch job or container without a GPU allocation)"
+        )
+        fixes.append(
+            Fix(
+                id="check-gpu-allocation",
+                title="Check that this process was given the GPU: `nvidia-smi` in the same shell, the job's GPU "
+                "request (`--gres=gpu:1`), the container's `--gpus`",
+                kind="manual",
+                why="NVML can list GPUs that a device cgroup keeps CUDA from opening.",
+                restart=True,
+            )
+        )
     return Finding(
         id="cuda-unavailable",
         severity=Severity.ERROR,

@@ -1,0 +1,139 @@
+"""A real CUDA torch (2.14.1+cu130) against a stand-in NVIDIA driver: what a GPU box says.
+
+``tests/fakedriver/fake_cuda.c`` is a libcuda.so.1 that the real CUDA runtime in torch's
+wheels loads in place of the driver (found first on ``LD_LIBRARY_PATH``), and
+``fake_nvml.c`` a libnvidia-ml.so.1 that tvwizard reads the machine's GPUs from
+(``TVWIZARD_NVML``).  Together they make real torch fail the ways it fails on GPU servers —
+a driver too old for the build, an unknown CUDA error, a driver that cannot initialise, no
+device — and print *its own* warnings, which tvwizard must turn into the right root cause.
+No GPU is needed; on a GPU machine the stand-ins still win, so the results do not change.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_check_real import check, env_python, finding
+
+pytestmark = [
+    pytest.mark.real,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux") or shutil.which("gcc") is None,
+        reason="the stand-in driver is a Linux shared library built with gcc",
+    ),
+]
+
+SOURCES = Path(__file__).resolve().parents[1] / "fakedriver"
+V100 = "gpu=Tesla V100-SXM2-16GB;GPU-5e2a1c3b-aaaa-bbbb-cccc-0123456789ab;7;0;17179869184;-1"
+H100 = "gpu=NVIDIA H100 80GB HBM3;GPU-11111111-2222-3333-4444-555555555555;9;0;85899345920;0"
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the stand-in libcuda.so.1 and libnvidia-ml.so.1."""
+    out = tmp_path_factory.mktemp("fakedriver")
+    for source, soname in (("fake_cuda.c", "libcuda.so.1"), ("fake_nvml.c", "libnvidia-ml.so.1")):
+        subprocess.run(
+            ["gcc", "-shared", "-fPIC", "-O1", f"-Wl,-soname,{soname}", "-o", str(out / soname), str(SOURCES / source)],
+            check=True,
+        )
+    return out
+
+
+def machine(driver: Path, tmp_path: Path, *, nvml: str, cuda_version: int = 13000, cuda_init: int = 0) -> dict:
+    """tvwizard's environment on a machine with this driver (NVML facts, libcuda behaviour)."""
+    config = tmp_path / "nvml.conf"
+    config.write_text(nvml + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CUDA_", "NVIDIA_", "SLURM_"))}
+    env.update(
+        LD_LIBRARY_PATH=str(driver),
+        TVWIZARD_NVML=str(driver / "libnvidia-ml.so.1"),
+        TVWIZARD_NVIDIA_SMI=str(tmp_path / "no-nvidia-smi"),
+        FAKE_NVML_CONFIG=str(config),
+        FAKE_CUDA_VERSION=str(cuda_version),
+        FAKE_CUDA_INIT=str(cuda_init),
+        FAKE_CUDA_LOG=str(tmp_path / "cuda.log"),
+    )
+    return env
+
+
+def cuda_step(data: dict) -> dict:
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    return next(s for s in live["steps"] if s["name"] == "cuda")["data"]
+
+
+def test_driver_470_under_a_cuda_13_torch(driver: Path, tmp_path: Path) -> None:
+    env = machine(driver, tmp_path, nvml=f"driver=470.82.01\ncuda=11040\n{V100}", cuda_version=11040)
+    code, data = check(env_python("healthy"), tmp_path, env=env)
+    # the stand-in really was the driver torch talked to
+    assert "cuDriverGetVersion" in (tmp_path / "cuda.log").read_text()
+    cuda = cuda_step(data)
+    assert cuda["available"] is False
+    warning = " ".join(w["message"] for w in cuda["warnings"])
+    assert "The NVIDIA driver on your system is too old (found version 11040)" in warning  # torch's own words
+    assert cuda["arch_list"] == ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
+    assert cuda["cudnn"] and cuda["cudnn"] >= 90000  # read without a GPU
+    gpu = data["system"]["gpu"]
+    assert (gpu["source"], gpu["driver"], gpu["cuda_driver"]) == ("nvml", "470.82.01", "11.4")
+    old = finding(data, "driver-too-old")
+    assert old["severity"] == "error" and old["caused_by"] is None
+    assert "Driver 470.82.01 supports CUDA 11.4" in old["title"] and "580.65.06" in old["title"]
+    assert finding(data, "cuda-unavailable")["caused_by"] == "driver-too-old"
+    # the V100 (7.0) has no kernels in cu130 (7.5+): predicted from the wheel's own list
+    arch = finding(data, "gpu-arch-unsupported")
+    assert "Tesla V100-SXM2-16GB" in arch["title"] and "too old" in arch["title"]
+    # one build fits both the GPU and the driver, and both findings offer it first
+    first = "Install torch 2.7.1+cu118 + torchvision 0.22.1+cu118"
+    assert arch["fixes"][0]["title"] == first
+    assert old["fixes"][0]["title"] == "Keep the driver; install torch 2.7.1+cu118 + torchvision 0.22.1+cu118"
+    assert "--index-url https://download.pytorch.org/whl/cu118" in old["fixes"][0]["commands"][0]
+    assert code == 1 and data["verdict"] == "broken"
+    gpu_check = next(c for c in data["checks"] if c["id"] == "gpu")
+    assert gpu_check["status"] == "error" and "driver 470.82.01, CUDA 11.4" in gpu_check["summary"]
+
+
+@pytest.mark.parametrize(
+    ("init", "torch_says", "fix"),
+    [
+        (999, "CUDA unknown error", "reload-nvidia-uvm"),
+        (3, "CUDA driver initialization failed", "check-driver-in-this-process"),
+        (304, "Error 304: OS call failed", "check-device-permissions"),
+    ],
+)
+def test_cuda_fails_to_start_on_a_gpu_machine(driver: Path, tmp_path: Path, init: int, torch_says: str, fix: str):
+    env = machine(driver, tmp_path, nvml=f"driver=580.95.05\ncuda=13000\n{H100}", cuda_init=init)
+    code, data = check(env_python("healthy"), tmp_path, env=env)
+    warning = " ".join(w["message"] for w in cuda_step(data)["warnings"])
+    assert torch_says in warning
+    f = finding(data, "cuda-unavailable")
+    assert f["severity"] == "error" and f["caused_by"] is None
+    assert "Triggered internally" not in f["title"]
+    summary = next(c for c in data["checks"] if c["id"] == "cuda")["summary"]
+    assert summary.startswith("built for CUDA 13.0, not available: ") and "Triggered internally" not in summary
+    assert any(e["detail"].startswith("kernel module ") for e in f["evidence"]) or init == 304
+    # this machine has no /dev/nvidia*: with the driver library answering, that reads as a
+    # container without GPU access, which outranks the generic advice for the generic texts
+    expected = "container-gpu-access" if init in (999, 3) and not Path("/dev/nvidiactl").exists() else fix
+    assert f["fixes"][0]["id"] == expected, f["title"]
+    assert not {"driver-too-old", "gpu-driver-missing", "gpu-arch-unsupported"} & {x["id"] for x in data["findings"]}
+    assert code == 1
+
+
+def test_no_device_for_this_process(driver: Path, tmp_path: Path) -> None:
+    """cuInit says "no device" while NVML lists one: torch says nothing, tvwizard must not."""
+    env = machine(driver, tmp_path, nvml=f"driver=580.95.05\ncuda=13000\n{H100}", cuda_init=100)
+    env["SLURM_JOB_ID"] = "4242"
+    code, data = check(env_python("healthy"), tmp_path, env=env)
+    cuda = cuda_step(data)
+    assert cuda["available"] is False and not cuda["warnings"]
+    f = finding(data, "cuda-unavailable")
+    if Path("/dev/nvidiactl").exists():
+        assert f["fixes"][0]["id"] == "slurm-request-gpu" and "Slurm job 4242" in f["title"]
+    else:
+        assert f["fixes"][0]["id"] == "container-gpu-access"
+    assert code == 1
