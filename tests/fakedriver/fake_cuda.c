@@ -11,11 +11,13 @@
  *     FAKE_CUDA_VERSION   what cuDriverGetVersion reports (default 13000, i.e. CUDA 13.0);
  *                         below the runtime's CUDA, torch says "driver ... too old"
  *     FAKE_CUDA_INIT      cuInit's return code (default 0); 100 no device, 999 unknown, ...
+ *     FAKE_CUDA_HANG      seconds cuInit blocks first (a wedged driver)
  *     FAKE_CUDA_LOG       a file that gets each call's name
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef int CUresult;
 
@@ -48,6 +50,7 @@ CUresult cuDriverGetVersion(int *version) {
 CUresult cuInit(unsigned int flags) {
     (void)flags;
     log_call("cuInit", NULL);
+    if (env_int("FAKE_CUDA_HANG", 0) > 0) sleep((unsigned int)env_int("FAKE_CUDA_HANG", 0));
     return init_code();
 }
 

@@ -307,3 +307,96 @@ def test_tracebacks_start_at_the_probed_code(probes, tmp_path):
     tb = run.step("import").data["error"]["traceback"]
     assert "broken_pkg.py" in tb and "the real error" in tb
     assert "imports.py" not in tb and "_api.py" not in tb
+
+
+def test_a_step_past_its_own_limit_ends_the_probe_early(probes):
+    """A hung CUDA call must not cost the whole probe budget: its step has its own limit."""
+    import asyncio
+
+    from tvwizard.engine.runner import ProbeSpec, run_probe
+
+    d = probes(
+        "stephang",
+        """
+        import time
+        def run(ctx):
+            for i in range(3):  # each within the limit, together past it: no timeout
+                with ctx.step("slow_op:%d" % i):
+                    time.sleep(0.6)
+            with ctx.step("slow_op:3"):
+                time.sleep(300)
+            return {}
+        """,
+    )
+    spec = ProbeSpec("stephang", "t", "stephang", timeout=120, step_timeouts={"slow_op": 1.0})
+    start = time.monotonic()
+    run = asyncio.run(run_probe(spec, sys.executable, probes_dir=d))
+    assert time.monotonic() - start < 20
+    assert run.status is RunStatus.TIMEOUT
+    assert [s.status for s in run.steps] == ["ok", "ok", "ok", "timeout"]
+    assert run.error == "no answer after 1 s in step slow_op:3; the probe was killed"
+    assert "time.sleep" in run.fault or "in run" in run.fault  # the dump shows where
+
+
+def test_session_goes_on_after_a_hung_cuda_step(probes, tmp_path):
+    """The live probe's "cuda" step hangs: it times out alone, and nms_cpu still runs."""
+    import asyncio
+
+    from tvwizard.engine.runner import ProbeSpec
+    from tvwizard.engine.session import SessionOptions, run_session
+    from tvwizard.target import resolve_target
+
+    d = probes(
+        "fakelive",
+        """
+        import time
+        def run(ctx):
+            skip = set(ctx.options.get("skip") or ())
+            for name in ("extensions", "cuda", "nms_cpu"):
+                if name in skip:
+                    ctx.skip(name, "skipped after it hung")
+                    continue
+                with ctx.step(name) as d:
+                    if name == "cuda":
+                        time.sleep(300)
+                    d["correct"] = True
+            return {}
+        """,
+    )
+    spec = ProbeSpec("live", "Live", "fakelive", timeout=120, live=True, step_timeouts={"cuda": 1.5})
+    target = resolve_target(sys.executable, cwd=str(tmp_path))
+    start = time.monotonic()
+    report = asyncio.run(
+        run_session(target, SessionOptions(probes=[spec], probes_dir=d, collect_host=False, cwd=str(tmp_path)))
+    )
+    assert time.monotonic() - start < 30
+    live = report.probe("live")
+    assert {s.name: s.status for s in live.steps} == {"extensions": "ok", "cuda": "timeout", "nms_cpu": "ok"}
+    assert live.data["skipped_after_crash"] == ["cuda"]
+
+
+def test_a_hung_call_that_returns_when_dumped_is_still_the_hang(probes):
+    """The thread dump (SIGUSR1) wakes a blocking C call, as it woke a sleeping cuInit in a real
+    run: what the step reports after that is the interruption's doing, not an answer."""
+    import asyncio
+
+    from tvwizard.engine.runner import ProbeSpec, run_probe
+
+    d = probes(
+        "wakes",
+        """
+        import ctypes
+        def run(ctx):
+            with ctx.step("cuda") as d:
+                ctypes.CDLL(None).sleep(300)  # C sleep(): a signal ends it early
+                d["error"] = {"type": "RuntimeError", "message": "Error 500: named symbol not found"}
+            with ctx.step("nms_cpu") as d:
+                d["correct"] = True
+            return {"finished": True}
+        """,
+    )
+    spec = ProbeSpec("wakes", "t", "wakes", timeout=120, step_timeouts={"cuda": 1.0})
+    run = asyncio.run(run_probe(spec, sys.executable, probes_dir=d))
+    assert run.status is RunStatus.TIMEOUT
+    assert [(s.name, s.status) for s in run.steps] == [("cuda", "timeout")]
+    assert "Error 500" not in str(run.step("cuda").data) and "finished" not in run.data

@@ -11,6 +11,7 @@ No GPU is needed; on a GPU machine the stand-ins still win, so the results do no
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_check_real import check, env_python, finding
+from test_check_real import check, env_python, finding, tvwizard
 
 pytestmark = [
     pytest.mark.real,
@@ -45,7 +46,9 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def machine(driver: Path, tmp_path: Path, *, nvml: str, cuda_version: int = 13000, cuda_init: int = 0) -> dict:
+def machine(
+    driver: Path, tmp_path: Path, *, nvml: str, cuda_version: int = 13000, cuda_init: int = 0, hang: int = 0
+) -> dict:
     """tvwizard's environment on a machine with this driver (NVML facts, libcuda behaviour)."""
     config = tmp_path / "nvml.conf"
     config.write_text(nvml + "\n")
@@ -57,6 +60,7 @@ def machine(driver: Path, tmp_path: Path, *, nvml: str, cuda_version: int = 1300
         FAKE_NVML_CONFIG=str(config),
         FAKE_CUDA_VERSION=str(cuda_version),
         FAKE_CUDA_INIT=str(cuda_init),
+        FAKE_CUDA_HANG=str(hang),
         FAKE_CUDA_LOG=str(tmp_path / "cuda.log"),
     )
     return env
@@ -137,3 +141,21 @@ def test_no_device_for_this_process(driver: Path, tmp_path: Path) -> None:
     else:
         assert f["fixes"][0]["id"] == "container-gpu-access"
     assert code == 1
+
+
+def test_a_hung_cuda_init_is_a_timeout_and_the_cpu_op_still_runs(driver: Path, tmp_path: Path) -> None:
+    """cuInit never returns (a wedged driver): the cuda step ends at its limit, the rest goes on."""
+
+    env = machine(driver, tmp_path, nvml=f"driver=580.95.05\ncuda=13000\n{H100}", hang=600)
+    proc = tvwizard("--python", env_python("healthy"), "--timeout", "20", "check", "--json", cwd=tmp_path, env=env)
+    data = json.loads(proc.stdout)
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    steps = {s["name"]: s for s in live["steps"]}
+    assert steps["cuda"]["status"] == "timeout" and steps["cuda"]["data"]["limit"] == 20
+    assert steps["nms_cpu"]["status"] == "ok" and steps["nms_cpu"]["data"]["correct"] is True
+    assert "is_available" in live["fault"]  # the dump shows torch waiting in the driver
+    hang = finding(data, "op-timeout")
+    assert hang["title"] == "Initialising CUDA never finished (killed after 20 s)"
+    assert hang["fixes"][0]["id"] == "check-gpu-health"
+    assert "cuda-unavailable" not in {f["id"] for f in data["findings"]}  # nothing invented from the interruption
+    assert proc.returncode == 1 and live["duration"] < 60

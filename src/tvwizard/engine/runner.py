@@ -60,6 +60,12 @@ class ProbeSpec:
     timeout: float = 30.0
     live: bool = False  # imports torch: slow, and the one that can crash
     options: dict[str, Any] = field(default_factory=dict)
+    # Limits for single steps, by name or by the part before ":" ("nms_cuda" for
+    # "nms_cuda:1"): a hung CUDA call ends its step, not the whole budget of the probe.
+    step_timeouts: dict[str, float] = field(default_factory=dict)
+
+    def step_timeout(self, step: str) -> float | None:
+        return self.step_timeouts.get(step, self.step_timeouts.get(step.split(":", 1)[0]))
 
 
 class _LogCollector:
@@ -222,6 +228,10 @@ async def run_probe(
     log = _LogCollector(limits)
     steps: dict[str, StepResult] = {}
     open_steps: list[str] = []
+    step_started: dict[str, float] = {}
+    steps_changed = asyncio.Event()
+    hung: list[str] = []  # the steps open when the limit passed
+    frozen = False  # past the limit: what the child still reports is not believed
     result: dict[str, Any] | None = None
     partial: dict[str, Any] = {}
 
@@ -235,12 +245,18 @@ async def run_probe(
         kind = event.get("t")
         if kind == "log":
             add_log("probe", str(event.get("msg", "")))
+        elif frozen:
+            # The thread dump interrupts blocking calls (a sleeping cuInit returns early): a
+            # step that "finishes" now would report what the interruption caused, not the hang.
+            return
         elif kind == "data":
             partial[str(event.get("key"))] = event.get("value")
         elif kind == "step":
             name = str(event.get("name"))
+            steps_changed.set()
             if event.get("phase") == "start":
                 open_steps.append(name)
+                step_started[name] = time.monotonic()
                 emit(ProbeStep(spec.name, name, "start", None))
             else:
                 if name in open_steps:
@@ -267,6 +283,7 @@ async def run_probe(
     proc: asyncio.subprocess.Process | None = None
     transport: asyncio.ReadTransport | None = None
     timed_out = False
+    timeout_what = "the probe"
     try:
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -303,10 +320,14 @@ async def run_probe(
                 _pump_channel(channel, on_channel, lambda t: add_log("probe", f"[tvwizard: {t}]"), limits)
             ),
         ]
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except (TimeoutError, asyncio.TimeoutError):  # distinct classes before Python 3.11
+        hung_step = await _wait(proc, start + timeout, spec, open_steps, step_started, steps_changed)
+        if hung_step is not None:
             timed_out = True
+            hung[:] = open_steps
+            frozen = True
+            if hung_step:
+                timeout = spec.step_timeout(hung_step) or timeout
+                timeout_what = f"step {hung_step}"
             # Ask for a dump of every thread first: it shows where the probe hung.
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGUSR1)
@@ -332,7 +353,11 @@ async def run_probe(
     rc = run.returncode
     if timed_out:
         run.status = RunStatus.TIMEOUT
-        run.error = f"no answer after {timeout:g} s; the probe was killed"
+        run.error = (
+            f"no answer after {timeout:g} s"
+            + (f" in {timeout_what}" if timeout_what != "the probe" else "")
+            + "; the probe was killed"
+        )
     elif rc is not None and rc < 0:
         run.status = RunStatus.CRASHED
         run.signal = _signal_name(rc)
@@ -348,9 +373,12 @@ async def run_probe(
         else:
             last = [line.text for line in log.lines() if line.stream == "stderr"][-3:]
             run.error = f"exited with code {rc} before sending its result" + (": " + " / ".join(last) if last else "")
-    for name in open_steps:  # the step that was running when the process died
+    for name in hung if timed_out else open_steps:  # the step that was running when the process died
         status = "timeout" if timed_out else "crashed"
-        steps[name] = StepResult(name=name, status=status, data={"error": {"type": status, "message": run.error}})
+        data: dict[str, Any] = {"error": {"type": status, "message": run.error}}
+        if timed_out:
+            data["limit"] = timeout  # the step's own limit, or what was left of the probe's
+        steps[name] = StepResult(name=name, status=status, data=data)
     run.steps = list(steps.values())
     run.data = dict(partial)
     if result is not None:
@@ -359,6 +387,38 @@ async def run_probe(
     run.log_dropped = log.dropped_bytes
     emit(ProbeFinished(spec.name, run))
     return run
+
+
+async def _wait(
+    proc: asyncio.subprocess.Process,
+    deadline: float,
+    spec: ProbeSpec,
+    open_steps: list[str],
+    step_started: dict[str, float],
+    steps_changed: asyncio.Event,
+) -> str | None:
+    """Wait for ``proc`` to exit.  None: it exited; "": the probe's own limit passed; a step
+    name: that step ran past its own limit (``spec.step_timeouts``)."""
+    exited = asyncio.ensure_future(proc.wait())
+    try:
+        while True:
+            limit, which = deadline, ""
+            for name in open_steps:
+                own = spec.step_timeout(name)
+                if own is not None and step_started.get(name, deadline) + own < limit:
+                    limit, which = step_started[name] + own, name
+            left = limit - time.monotonic()
+            if left <= 0:
+                return which
+            steps_changed.clear()
+            changed = asyncio.ensure_future(steps_changed.wait())
+            done, _ = await asyncio.wait({exited, changed}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+            if exited in done:
+                return None
+    finally:
+        if not exited.done():
+            exited.cancel()
 
 
 def _read_fault(path: str, limits: Limits) -> str:

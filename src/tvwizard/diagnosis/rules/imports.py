@@ -7,7 +7,7 @@ import re
 from tvwizard.diagnosis.evidence import Evidence
 from tvwizard.diagnosis.rules import rule
 from tvwizard.model import Evidence as Ev
-from tvwizard.model import Finding, RunStatus, Severity
+from tvwizard.model import Finding, Fix, RunStatus, Severity
 
 IMPORT_STEPS = ("import_torch", "import_torchvision", "second_import")
 
@@ -26,6 +26,7 @@ def import_crash(ev: Evidence) -> list[Finding]:
     for step in run.steps:
         if step.status not in ("crashed", "timeout"):
             continue
+        fixes: list[Fix] = []
         importing = step.name in IMPORT_STEPS
         where = {
             "import_torch": "import torch",
@@ -46,12 +47,15 @@ def import_crash(ev: Evidence) -> list[Finding]:
             )
         else:
             fid = "import-timeout" if importing else "op-timeout"
-            title = f"{where[0].upper() + where[1:]} never finished (killed after {run.duration:.0f} s)"
+            waited = step.data.get("limit") or run.duration
+            title = f"{where[0].upper() + where[1:]} never finished (killed after {waited:.0f} s)"
             explanation = (
                 "The step hung. The dump of every thread taken just before tvwizard killed it "
                 "shows where: a hung CUDA driver call, a lock, or a network file system are the "
                 "usual suspects."
             )
+            if step.name == "cuda" or step.name.startswith("nms_cuda"):
+                explanation, fixes = _gpu_hang(ev, step.name)
         out.append(
             Finding(
                 id=fid,
@@ -61,10 +65,42 @@ def import_crash(ev: Evidence) -> list[Finding]:
                 evidence=[Ev("live", step.name, tb or (run.error or ""))],
                 # A damaged .so is mapped past its end by the loader: SIGBUS/SIGSEGV at import.
                 caused_by="corrupt-file" if step.status == "crashed" and _damaged_files(ev) else None,
+                fixes=fixes,
                 checks=[step.name],
             )
         )
     return out
+
+
+def _gpu_hang(ev: Evidence, step: str) -> tuple[str, list[Fix]]:
+    """What a hung CUDA step means, and what to do: the driver, not torchvision, stopped answering."""
+    gpu = ev.system.get("gpu") if isinstance(ev.system, dict) else None
+    nvml_hung = isinstance(gpu, dict) and gpu.get("state") == "timeout"
+    if step == "cuda":
+        explanation = (
+            "`torch.cuda.is_available()` waits for the NVIDIA driver to initialise (cuInit), and it never "
+            "answered. That is the driver or a GPU in a bad state, not torchvision: a GPU that fell off the "
+            "bus or hit an Xid error, a driver wedged after a crash, or a hung nvidia-persistenced."
+        )
+    else:
+        explanation = (
+            "The nms kernel was launched but never completed. A GPU in a bad state (an Xid error) does "
+            "this; so can a first run that makes the driver compile PTX for this GPU on a slow or full "
+            "CUDA_CACHE_PATH disk."
+        )
+    if nvml_hung:
+        explanation += " The driver's management library (NVML) did not answer tvwizard either."
+    fixes = [
+        Fix(
+            id="check-gpu-health",
+            title="Check the GPU: does `nvidia-smi` hang too? Look for Xid errors in `sudo dmesg`; reset the GPU "
+            "(`sudo nvidia-smi --gpu-reset -i <index>`) or reboot",
+            kind="manual",
+            why="A hung driver call clears only when the GPU or the driver is reset.",
+            restart=True,
+        )
+    ]
+    return explanation, fixes
 
 
 def _damaged_files(ev: Evidence) -> bool:
