@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The GPU device check for issue 7 (catalog §3.8): tvwizard's GPU findings on a real NVIDIA machine.
 #
-# NOT RUN YET: the session that wrote this had no GPU machine.  A session lent one runs it
-# there, from the repository root, as its single device call, e.g.
+# NOT RUN ON A GPU YET: no session so far was lent a GPU machine.  The script itself was run
+# end to end on a CPU machine against the real torch 2.14.1+cu130 env (TARGET_PY=...), and
+# the GPU failure paths are covered there by the real tier's stand-in drivers
+# (tests/real/test_fake_driver_real.py).  A session lent a GPU runs it there, from the
+# repository root, as its single device call, e.g.
 #
 #     run(command="bash benchmarks/device_check.sh", timeout_s=420)
 #
@@ -88,6 +91,11 @@ except Exception as exc:
 g = r.get("system", {}).get("gpu", {})
 print(f"  gpu facts: state={g.get('state')} source={g.get('source')} driver={g.get('driver')} "
       f"cuda_driver={g.get('cuda_driver')} visible={g.get('visible_devices', {}).get('visible')}")
+lx = g.get("linux") or {}
+print(f"  kernel side: module={lx.get('kernel_module')} nodes={lx.get('nodes')}")
+for a in g.get("attempts") or []:
+    print(f"    attempt {a.get('source')}: ok={a.get('ok')} state={a.get('state')} {a.get('duration')}s "
+          f"{(a.get('error') or '')[:160]}")
 for x in g.get("gpus") or []:
     print(f"    [{x.get('index')}] {x.get('name')} cc={x.get('compute_capability')} "
           f"mem={x.get('memory_total_mib')}MiB mig={x.get('mig_mode')} visible={x.get('visible')}")
@@ -100,7 +108,7 @@ ext = steps.get("extensions", {}).get("data", {})
 print(f"  torchvision _cuda_version={ext.get('cuda_version')}")
 c = steps.get("cuda", {}).get("data", {})
 print(f"  torch.cuda: available={c.get('available')} count={c.get('count')} cudnn={c.get('cudnn')}")
-print(f"    arch_list={c.get('arch_list')}")
+print(f"    arch_list={c.get('arch_list')} source={c.get('arch_list_source') or 'get_arch_list()'}")
 for d in c.get("devices") or []:
     print(f"    cuda:{d.get('index')} {d.get('name')} cc={d.get('capability')}")
 for w in c.get("warnings") or []:
