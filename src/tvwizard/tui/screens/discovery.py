@@ -96,8 +96,28 @@ class DiscoveryScreen(WizardScreen):
             time = duration(st.run.duration)
         else:
             time = ""
-        table.update_cell(name, "state", state_text(st), update_width=True)
+        text = state_text(st)
+        room = self._state_room(table)
+        if room is not None and text.cell_len > room:
+            text.truncate(room, overflow="ellipsis")
+        table.update_cell(name, "state", text, update_width=True)
         table.update_cell(name, "time", Text(time, justify="right"))
+
+    @staticmethod
+    def _state_room(table: DataTable) -> int | None:
+        """Cells left for the State column: a summary wider than the table is cut with "…",
+        not clipped to its first letters by the pane's edge."""
+        width = table.scrollable_content_region.width
+        if width <= 0:
+            return None
+        used = sum(
+            col.get_render_width(table) for key, col in table.columns.items() if key.value in ("probe", "time")
+        )
+        return max(8, width - used - 2 * table.cell_padding)
+
+    def on_resize(self) -> None:
+        for name in self.states:
+            self._row(name)
 
     def _tick(self) -> None:
         for name, st in self.states.items():
