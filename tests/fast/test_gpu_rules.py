@@ -799,3 +799,38 @@ def test_cli_old_torch_arch_list_without_cuda(tmp_path: Path) -> None:
     assert "torch._C._cuda_getArchFlags() = ['sm_50'" in arch["evidence"][0]["detail"]
     # the one build that fits both the K80 and its R470 driver: cu118
     assert arch["fixes"][0]["title"] == "Install torch 2.7.1+cu118 + torchvision 0.22.1+cu118"
+
+
+def _with_torchvision_arches(e: Evidence, sm: list[int], ptx: list[int]) -> Evidence:
+    native = {
+        "packages": {
+            "torchvision": {
+                "found": True,
+                "files": [
+                    {
+                        "path": "/envs/ml/site-packages/torchvision/_C.so",
+                        "valid": True,
+                        "cuda_arch": {"sm": sm, "ptx": ptx},
+                    },
+                    {"path": "/envs/ml/site-packages/torchvision/image.so", "valid": True},
+                ],
+            }
+        }
+    }
+    e.probes["native"] = ProbeRun("native", "native", RunStatus.OK, data=native)
+    return e
+
+
+def test_torchvision_built_for_other_gpus_is_predicted_before_any_op() -> None:
+    """A source-built torchvision (TORCH_CUDA_ARCH_LIST=7.5) on an RTX 4090 that torch supports."""
+    facts = gpu_facts(FakeNVML(driver="580.95.05", cuda=13000, devices=[RTX4090]))
+    run = live(cuda_step(True, [("NVIDIA GeForce RTX 4090", "8.9")], arch=["sm_80", "sm_86", "sm_90"]))
+    e = _with_torchvision_arches(make_ev(gpu=facts, live_run=run), sm=[75], ptx=[])
+    f = by_id(diagnose(e), "gpu-arch-unsupported")
+    assert f.title == "torchvision 0.29.1+cu130 has no GPU kernels for this GPU, although torch does"
+    assert "will fail" in f.explanation
+    assert any("not among the GPU architectures compiled into _C.so (sm_75)" in x.detail for x in f.evidence)
+    # kernels for 8.6 run on 8.9; PTX for 8.0 is compiled by the driver: either is enough
+    for sm, ptx in (([86], []), ([75], [80])):
+        e = _with_torchvision_arches(make_ev(gpu=facts, live_run=run), sm=sm, ptx=ptx)
+        assert "gpu-arch-unsupported" not in ids(diagnose(e))

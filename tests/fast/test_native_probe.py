@@ -636,3 +636,55 @@ def test_ld_library_path_parsing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     loader = native.Loader({"LD_LIBRARY_PATH": "/a::/b;/c"}, None, {})
     assert loader.ld_library_path == [("/a", "/a"), ("", str(tmp_path)), ("/b", "/b"), ("/c", "/c")]
+
+
+# --------------------------------------------------------------------------- GPU code
+
+
+def fatbin(*entries: tuple[int, int, int], version: int = 1) -> bytes:
+    """A CUDA fat binary: ``entries`` of (kind 1 PTX / 2 cubin, arch, payload bytes), laid out
+    as nvcc lays them out (a 16-byte header, then per entry a header holding the arch at
+    offset 28, then the payload)."""
+    body = b""
+    for kind, arch, payload in entries:
+        header = struct.pack("<HHIQ", kind, 0x101, 64, payload) + struct.pack("<III", 0, 64, 65544)
+        header += struct.pack("<I", arch) + bytes(64 - 32)
+        body += header + bytes([0xAB]) * payload
+    return struct.pack("<IHHQ", _elf.FATBIN_MAGIC, version, 16, len(body)) + body
+
+
+def so_with_section(tmp: Path, name: str, blob: bytes) -> Path:
+    """A shared object built by gcc whose ``.nv_fatbin`` section holds ``blob``."""
+    src = tmp / f"{name}.c"
+    data = ", ".join(str(b) for b in blob)
+    src.write_text(
+        f'__attribute__((section(".nv_fatbin"), used, aligned(8))) '
+        f"static const unsigned char fatbin[{len(blob)}] = {{{data}}};\n"
+        "int tvw_kernel_stub(void) { return 0; }\n"
+    )
+    out = tmp / f"{name}.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(out), str(src)], check=True, capture_output=True)
+    return out
+
+
+@needs_gcc
+@linux_only
+def test_cuda_arches_read_from_the_fatbin_section(tmp_path: Path) -> None:
+    one = fatbin((2, 75, 100), (2, 80, 40), (1, 120, 24))
+    two = fatbin((2, 86, 8), (2, 90, 16))
+    path = so_with_section(tmp_path, "ext", one + bytes(8) + two)  # padding between fatbins
+    assert _elf.cuda_arches(str(path)) == {"sm": [75, 80, 86, 90], "ptx": [120]}
+
+
+@needs_gcc
+@linux_only
+def test_cuda_arches_of_files_without_gpu_code(tmp_path: Path) -> None:
+    cpu = Builder(tmp_path).so(tmp_path / "cpu.so")
+    assert _elf.cuda_arches(str(cpu)) is None  # no .nv_fatbin: a CPU build
+    garbage = so_with_section(tmp_path, "garbage", b"\x00\x01" * 40)
+    assert _elf.cuda_arches(str(garbage)) == {"sm": [], "ptx": []}
+    cut = so_with_section(tmp_path, "cut", fatbin((2, 75, 400))[:100])  # sizes pointing past the end
+    assert _elf.cuda_arches(str(cut)) == {"sm": [75], "ptx": []}
+    (tmp_path / "text").write_text("not an ELF file")
+    assert _elf.cuda_arches(str(tmp_path / "text")) is None
+    assert _elf.cuda_arches(str(tmp_path / "missing.so")) is None

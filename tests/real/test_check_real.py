@@ -78,6 +78,11 @@ def test_healthy_env_works(tmp_path):
     assert steps["import_torchvision"]["data"]["version"] == "0.29.1+cu130"
     assert steps["nms_cpu"]["data"]["correct"] is True
     assert all(f["loaded"] for f in steps["extensions"]["data"]["files"])
+    # torchvision's own GPU code, read from its .nv_fatbin without a GPU or a CUDA toolkit
+    native = next(p for p in data["probes"] if p["name"] == "native")
+    tv_files = {f["path"].rsplit("/", 1)[-1]: f for f in native["data"]["packages"]["torchvision"]["files"]}
+    assert tv_files["_C_stable.so"]["cuda_arch"] == {"sm": [75, 80, 86, 90, 100, 120], "ptx": [120]}
+    assert "cuda_arch" not in tv_files["image_stable.so"]  # no GPU code in the image extension
 
 
 def test_cpu_torch_with_cuda_torchvision(tmp_path):

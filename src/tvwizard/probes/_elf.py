@@ -26,7 +26,7 @@ reports; it does not judge whether the file suits a given process (see :func:`sa
 import os
 import struct
 
-__all__ = ["DF_1_NODEFLIB", "ET_DYN", "ET_EXEC", "arch_name", "read_elf", "same_arch"]
+__all__ = ["DF_1_NODEFLIB", "ET_DYN", "ET_EXEC", "arch_name", "cuda_arches", "read_elf", "same_arch"]
 
 ET_EXEC = 2
 ET_DYN = 3
@@ -269,3 +269,83 @@ def read_elf(path):
     info.setdefault("rpath", None)
     info.setdefault("runpath", None)
     return info
+
+
+# -- the GPU code inside a CUDA extension ------------------------------------------------------
+
+FATBIN_MAGIC = 0xBA55ED50
+_FATBIN_KIND = {1: "ptx", 2: "sm"}
+_MAX_FATBIN_ENTRIES = 100000
+
+
+def _section(f, size, name):
+    """(offset, size) of section ``name`` (little-endian 64/32-bit ELF), or None."""
+    ident = _read_at(f, 0, 16)
+    if ident[:4] != b"\x7fELF" or ident[5] != 1:
+        return None
+    is64 = ident[4] == 2
+    fmt = "<HHIQQQIHHHHHH" if is64 else "<HHIIIIIHHHHHH"
+    hdr = struct.unpack(fmt, _read_at(f, 16, struct.calcsize(fmt)))
+    e_shoff, e_shentsize, e_shnum, e_shstrndx = hdr[5], hdr[10], hdr[11], hdr[12]
+    if not e_shoff or not e_shnum or e_shstrndx >= e_shnum or e_shoff + e_shnum * e_shentsize > size:
+        return None
+    table = _read_at(f, e_shoff, e_shnum * e_shentsize)
+    shdr = "<IIQQQQIIQQ" if is64 else "<IIIIIIIIII"
+
+    def entry(i):
+        fields = struct.unpack_from(shdr, table, i * e_shentsize)
+        return fields[0], fields[4], fields[5]  # sh_name, sh_offset, sh_size
+
+    _n, str_off, str_size = entry(e_shstrndx)
+    names = _read_at(f, str_off, min(str_size, 1 << 20))
+    want = name.encode()
+    for i in range(e_shnum):
+        name_at, offset, length = entry(i)
+        if names[name_at : name_at + len(want) + 1] == want + b"\0":
+            return (offset, length) if offset + length <= size else None
+    return None
+
+
+def cuda_arches(path):
+    """The GPU architectures compiled into ``path``: ``{"sm": [75, 80, ...], "ptx": [120]}``.
+
+    Read from the ``.nv_fatbin`` section, header by header (the payloads are skipped):
+    ``sm`` are cubins (a kernel for that compute capability), ``ptx`` is code the driver can
+    compile for that one or newer.  None for a file with no GPU code (a CPU build) or one
+    that cannot be read; like ``cuobjdump --list-elf``, without a CUDA toolkit.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            where = _section(f, size, ".nv_fatbin")
+            if where is None:
+                return None
+            start, length = where
+            end = start + length
+            found = {"sm": set(), "ptx": set()}
+            pos, entries = start, 0
+            while pos + 16 <= end and entries < _MAX_FATBIN_ENTRIES:
+                magic, _version, header, fat_size = struct.unpack("<IHHQ", _read_at(f, pos, 16))
+                if magic != FATBIN_MAGIC:
+                    # the next fatbin starts at the next 8-byte boundary, past any padding
+                    pad = _read_at(f, pos, min(256, end - pos))
+                    at = pad.find(struct.pack("<I", FATBIN_MAGIC), 1)
+                    if at < 0:
+                        break
+                    pos += at
+                    continue
+                item, stop = pos + header, min(end, pos + header + fat_size)
+                while item + 32 <= stop and entries < _MAX_FATBIN_ENTRIES:
+                    raw = _read_at(f, item, 32)
+                    kind, _v, item_header, payload = struct.unpack_from("<HHIQ", raw)
+                    arch = struct.unpack_from("<I", raw, 28)[0]
+                    if kind in _FATBIN_KIND and 10 <= arch < 1000:
+                        found[_FATBIN_KIND[kind]].add(arch)
+                    entries += 1
+                    if item_header < 32:
+                        break
+                    item += item_header + payload
+                pos = stop
+            return {k: sorted(v) for k, v in found.items()}
+    except (OSError, struct.error, IndexError):
+        return None

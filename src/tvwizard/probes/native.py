@@ -44,6 +44,8 @@ The probe reports; it decides nothing.  Result (``run`` returns it)::
             "detail": str,            # only with a problem ("truncated" whose detail starts
                                       # "section headers" is damaged, yet ld.so can map it)
             "soname": str | None, "rpath": str | None, "runpath": str | None,
+            "cuda_arch": {"sm": [75, ...], "ptx": [120]},   # torchvision's own extensions
+                                      # with GPU code only: its .nv_fatbin's cubins and PTX
             "needed": [{
               "name": str, "found": bool,
               "path": str | None,     # what was loaded, or the bad file that stopped the search
@@ -767,9 +769,16 @@ def _linux(ctx, data, pkgs):
     for name, files in (("torch", torch_files), ("torchvision", tv_files)):
         entry = dict(pkgs[name])
         out = []
+        lib_dir = entry.get("lib_dir")
         for path in files:
             try:
-                out.append(_file_record(loader, path, records))
+                record = _file_record(loader, path, records)
+                if name == "torchvision" and not (lib_dir and path.startswith(lib_dir + os.sep)):
+                    # torchvision's own kernels: their GPU architectures, for "no kernel image"
+                    arches = _elf.cuda_arches(path) if record.get("valid") else None
+                    if arches is not None:
+                        record["cuda_arch"] = arches
+                out.append(record)
             except Exception as exc:
                 out.append({"path": path, "size": _size(path), "valid": False, "error": str(exc)})
         entry["files"] = out

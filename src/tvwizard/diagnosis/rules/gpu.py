@@ -637,13 +637,26 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
                 )
             )
     torchvision_only = False
-    if not bad and failing:
-        # torch has kernels for the device, yet torchvision's op has none: torchvision was
-        # built for other archs (a source build with a narrow TORCH_CUDA_ARCH_LIST).
-        torchvision_only = True
+    tv_evidence: list[Ev] = []
+    if not bad:
+        # torch has kernels for the device; torchvision's own extensions may not (a source build
+        # with a narrow TORCH_CUDA_ARCH_LIST): read from their .nv_fatbin, before any op runs.
+        tv_arch, tv_files = _torchvision_arches(ev)
+        for dev in devices:
+            if tv_arch and not _nms_ok(ev, dev.cuda_index) and arch_covers(dev.cc, tv_arch) is None:
+                tv_evidence.append(
+                    Ev(
+                        "native",
+                        "torchvision",
+                        f"{dev.label}: compute capability {_mm_text(dev.cc)} is not among the GPU architectures "
+                        f"compiled into {', '.join(tv_files)} ({', '.join(tv_arch)})",
+                    )
+                )
+        torchvision_only = bool(failing) or bool(tv_evidence)
     if not bad and not torchvision_only:
         return None
     evidence = [Ev(d.source if d.source == "live" else "system", "gpu", f"{d.label}: {why}") for d, why, _ in bad]
+    evidence += tv_evidence
     for index, msg in failing.items():
         evidence.append(Ev("live", f"nms_cuda:{index}" if index is not None else "nms_cuda", msg[:400]))
     certain = any(c for _, _, c in bad) or bool(failing)
@@ -652,10 +665,11 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
     if torchvision_only:
         title = f"torchvision {ev.torchvision_version()} has no GPU kernels for this GPU, although torch does"
         explanation = (
-            "torch runs on this GPU but torchvision's compiled ops fail with 'no kernel image is available "
-            "for execution on the device': this torchvision was built for other GPU architectures (usually a "
-            "source build with a narrow TORCH_CUDA_ARCH_LIST). Reinstall the official torchvision made for "
-            "this torch, from the same index."
+            "torch runs on this GPU but torchvision's compiled ops "
+            + ("fail" if failing else "will fail")
+            + " with 'no kernel image is available for execution on the device': this torchvision was built "
+            "for other GPU architectures (usually a source build with a narrow TORCH_CUDA_ARCH_LIST). "
+            "Reinstall the official torchvision made for this torch, from the same index."
         )
         fix = pair_torchvision_fix(ev, tb.base, tb.variant)
         if fix is not None:
@@ -720,6 +734,23 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
         fixes=fixes,
         checks=["cuda", "gpu", *(f"nms_cuda:{i}" for i in failing if i is not None)],
     )
+
+
+def _torchvision_arches(ev: Evidence) -> tuple[list[str], list[str]]:
+    """The GPU architectures in torchvision's own extensions (the native probe's reading of
+    their .nv_fatbin) as arch-list entries, and the files that had any; ([], []) if none."""
+    package = (ev.data("native").get("packages") or {}).get("torchvision") or {}
+    sm: set[int] = set()
+    ptx: set[int] = set()
+    files = []
+    for f in package.get("files") or []:
+        arch = f.get("cuda_arch") if isinstance(f, dict) else None
+        if isinstance(arch, dict) and (arch.get("sm") or arch.get("ptx")):
+            sm.update(int(a) for a in arch.get("sm") or [])
+            ptx.update(int(a) for a in arch.get("ptx") or [])
+            files.append(str(f.get("path", "")).rsplit("/", 1)[-1])
+    entries = [f"sm_{a}" for a in sorted(sm)] + [f"compute_{a}" for a in sorted(ptx)]
+    return entries, files
 
 
 def _arch_mm(entry: str) -> tuple[int, int] | None:

@@ -110,9 +110,7 @@ class DiscoveryScreen(WizardScreen):
         width = table.scrollable_content_region.width
         if width <= 0:
             return None
-        used = sum(
-            col.get_render_width(table) for key, col in table.columns.items() if key.value in ("probe", "time")
-        )
+        used = sum(col.get_render_width(table) for key, col in table.columns.items() if key.value in ("probe", "time"))
         return max(8, width - used - 2 * table.cell_padding)
 
     def on_resize(self) -> None:
