@@ -577,26 +577,6 @@ def _fleet_message(message: str) -> str:
     return message.replace("to compare it", "to aggregate it").replace("compare reads", "fleet reads")
 
 
-def _truncation(path: str | os.PathLike[str], message: str) -> str:
-    """Say "truncated" where ``load_report`` says "not valid JSON" of an object that never ends.
-
-    A report cut inside a long string (a traceback) fails where the string *starts*, far
-    from the end, so the JSON error alone does not look like truncation.
-    """
-    if not message.startswith("not valid JSON"):
-        return message
-    try:
-        text = Path(path).read_bytes().strip()
-    except OSError:
-        return message
-    if text.startswith(b"{") and not text.endswith(b"}"):
-        return (
-            f"the file looks truncated: it ends before its JSON does ({message}). "
-            "Write the report again, or copy it whole."
-        )
-    return message
-
-
 def _gpu_model(gpus: list[dict[str, Any]]) -> str | None:
     names = Counter(g.get("name") or "unknown GPU" for g in gpus)
     if not names:
@@ -717,7 +697,7 @@ def read_host_report(path: str | os.PathLike[str], root: str | os.PathLike[str] 
     try:
         report = load_report(path)
     except ReportLoadError as exc:
-        return Skipped(name, _fleet_message(_truncation(path, exc.message)))
+        return Skipped(name, _fleet_message(exc.message))
     host = host_for_path(path, root)
     field_host = report.get("host")
     if host is None and isinstance(field_host, str) and field_host.strip() and "<" not in field_host:

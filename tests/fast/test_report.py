@@ -720,7 +720,9 @@ def test_load_report_errors(tmp_path: Path, content: str, message: str) -> None:
 def test_load_report_truncated(two_reports: tuple[Path, Path], tmp_path: Path) -> None:
     good, _ = two_reports
     text = good.read_text()
-    for cut in (len(text) // 2, len(text) - 3, 100):
+    inside_a_string = text.index('"title": "') + 14
+    cuts = {len(text) // 2, len(text) - 3, 100, inside_a_string, *range(1, min(len(text), 3000), 53)}
+    for cut in sorted(cuts):
         path = tmp_path / f"cut{cut}.json"
         path.write_text(text[:cut])
         with pytest.raises(ReportLoadError, match="truncated"):

@@ -121,11 +121,19 @@ def load_report(path: str | Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         end = len(text.rstrip())
-        if e.pos >= end - 1 or (e.msg.startswith(("Unterminated string", "Expecting")) and e.pos >= end - 2):
+        # A string still open at the end of the text is reported where it *starts*.
+        unterminated = e.msg.startswith("Unterminated string")
+        if unterminated or e.pos >= end - 1 or (e.msg.startswith("Expecting") and e.pos >= end - 2):
+            lines = text.count("\n") + 1
+            where = (
+                f"line {lines}, in a string opened at line {e.lineno}, column {e.colno}"
+                if unterminated
+                else f"line {e.lineno}, column {e.colno} (character {e.pos:,} of {len(text):,})"
+            )
             raise ReportLoadError(
                 name,
-                f"the JSON ends too early at line {e.lineno}, column {e.colno} (character {e.pos:,} of "
-                f"{len(text):,}): the file looks truncated. Write the report again, or copy it whole.",
+                f"the JSON ends too early at {where}: the file looks truncated. Write the report again, "
+                "or copy it whole.",
             ) from None
         raise ReportLoadError(name, f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
     return check_report_dict(data, name)
