@@ -299,17 +299,34 @@ def make_report(broken: bool = True, flood: bool = True) -> dict[str, Any]:
             "kernel": "6.8.0-49-generic",
             "cpu": "AMD EPYC 9654 96-Core Processor",
             "memory": "1.5 TiB",
-            "gpu": {
+            "gpu": {  # the shape tvwizard.gpu.collect_gpus writes (test_facts_of_collect_gpus_output)
+                "state": "ok",
+                "source": "nvml",
                 "driver": "580.95.05",
-                "cuda": "13.0",
+                "cuda_driver": "13.0",
+                "cuda_driver_int": 13000,
+                "reason": None,
                 "gpus": [
                     {
+                        "index": 0,
                         "name": "NVIDIA H200",
                         "uuid": "GPU-4f1c9a2e-1b3d-4e5f-8a9b-0c1d2e3f4a5b",
-                        "capability": "9.0",
-                        "memory": "141 GiB",
+                        "compute_capability": "9.0",
+                        "cc_major": 9,
+                        "cc_minor": 0,
+                        "memory_total_mib": 143771,
+                        "mig_mode": "disabled",
+                        "visible": True,
+                        "cuda_index": 0,
+                        "errors": {},
                     }
                 ],
+                "visible_devices": {"env": "0", "set": True, "visible": [0], "hidden": []},
+                "linux": {
+                    "kernel_module": "580.95.05",
+                    "nodes": {"/dev/nvidiactl": "ok", "/dev/nvidia-uvm": "ok", "/dev/nvidia0": "ok"},
+                },
+                "attempts": [{"source": "nvml", "ok": True, "state": "ok", "error": None, "duration": 0.012}],
             },
         },
         timings={"total": 5.318},
@@ -641,6 +658,33 @@ def test_facts_of_broken_report() -> None:
     assert facts["findings"]["symptoms"]["build-variant-mismatch"][0]["id"] == "missing-shared-library"
     assert facts["gpu"]["gpus"][0]["capability"] == "9.0"
     assert facts["env"]["CUDA_VISIBLE_DEVICES"] == "0"
+
+
+def test_facts_of_collect_gpus_output(tmp_path: Path) -> None:
+    """The report reads what tvwizard.gpu really writes: an A100 in MIG mode and a hidden 4090."""
+    from test_gpu_rules import fake_root
+    from test_system_gpu import A100, RTX4090, FakeNVML
+
+    from tvwizard.gpu import collect_gpus
+
+    root = fake_root(tmp_path, module="550.54.14", nodes=("nvidiactl", "nvidia0", "nvidia1"))
+    gpu = collect_gpus(
+        nvml=FakeNVML(driver="550.54.15", cuda=12040, devices=[{**A100, "mig": (1, 1)}, RTX4090]),
+        env={"PATH": "/nonexistent", "CUDA_VISIBLE_DEVICES": "0"},
+        smi_dirs=(),
+        root=str(root),
+    )
+    report = make_report()
+    report["system"]["gpu"] = gpu
+    facts = summarize_facts(report)["gpu"]
+    assert (facts["driver"], facts["cuda"], facts["source"], facts["state"]) == ("550.54.15", "12.4", "nvml", "ok")
+    a100, rtx = facts["gpus"]
+    assert (a100["capability"], a100["memory"], a100["mig"], a100["visible"]) == ("8.0", "80.0 GiB", "enabled", True)
+    assert (rtx["capability"], rtx["memory"], rtx["visible"]) == ("8.9", "24.0 GiB", False)
+    text = render_markdown(report)
+    assert "Driver `550.54.15`, driver supports CUDA up to `12.4` (read with nvml); the loaded kernel module is" in text
+    assert "| 1 | NVIDIA GeForce RTX 4090 | 8.9 | 24.0 GiB | — | no (CUDA_VISIBLE_DEVICES) |" in text
+    assert "Device nodes: /dev/nvidia-uvm missing" in text
 
 
 # -- compare --------------------------------------------------------------------------------

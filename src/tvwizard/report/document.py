@@ -248,25 +248,30 @@ def _facts_blocks(facts: Mapping[str, Any]) -> list[Any]:
     gpu = facts["gpu"]
     out.append(Heading(3, [t("GPU and driver")]))
     if gpu["driver"] or gpu["cuda"] or gpu["gpus"]:
-        out.append(
-            Para(
-                [
-                    t("Driver "),
-                    c(gpu["driver"] or "?"),
-                    t(", driver supports CUDA up to "),
-                    c(gpu["cuda"] or "?"),
-                ]
-            )
-        )
+        line = [t("Driver "), c(gpu["driver"] or "?"), t(", driver supports CUDA up to "), c(gpu["cuda"] or "?")]
+        if gpu["source"]:
+            line.append(t(f" (read with {gpu['source']})"))
+        if gpu["kernel_module"] and gpu["driver"] and gpu["kernel_module"] != gpu["driver"]:
+            line += [t("; the loaded kernel module is "), c(gpu["kernel_module"])]
+        out.append(Para(line))
     else:
         out.append(Para([t("No NVIDIA driver or GPU seen." if not gpu["error"] else f"GPU: {gpu['error']}")]))
     if gpu["gpus"]:
-        out.append(
-            Table(
-                [[t("#")], [t("GPU")], [t("Compute capability")], [t("Memory")]],
-                [[[t(g["index"])], _v(g["name"]), _v(g["capability"]), _v(g["memory"])] for g in gpu["gpus"]],
-            )
-        )
+        hidden = any(g["visible"] is False for g in gpu["gpus"])
+        mig = any(g["mig"] == "enabled" for g in gpu["gpus"])  # a column only when it matters
+        head = [[t("#")], [t("GPU")], [t("Compute capability")], [t("Memory")]]
+        head += [[t("MIG")]] if mig else []
+        head += [[t("Visible to CUDA")]] if hidden else []
+        rows = []
+        for g in gpu["gpus"]:
+            row = [[t(g["index"])], _v(g["name"]), _v(g["capability"]), _v(g["memory"])]
+            row += [_v(g["mig"])] if mig else []
+            row += [[t({True: "yes", False: "no (CUDA_VISIBLE_DEVICES)"}.get(g["visible"], "?"))]] if hidden else []
+            rows.append(row)
+        out.append(Table(head, rows))
+    troubled = {node: state for node, state in gpu["nodes"].items() if state != "ok"}
+    if gpu["gpus"] and troubled:
+        out.append(Para([t("Device nodes: " + ", ".join(f"{n} {s}" for n, s in troubled.items()))]))
 
     out.append(Heading(3, [t("Environment variables")]))
     if facts["env"]:

@@ -229,28 +229,49 @@ def _packages(report: Mapping[str, Any], dists: list[dict[str, Any]]) -> dict[st
     return out
 
 
+def _gib(mib: Any) -> str | None:
+    try:
+        value = float(mib)
+    except (TypeError, ValueError):
+        return _str(mib)
+    return f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
+
+
 def _gpu(report: Mapping[str, Any]) -> dict[str, Any]:
+    """``system["gpu"]`` as :func:`tvwizard.gpu.collect_gpus` writes it (older key names too)."""
     gpu = _dict(_get(report, "system", "gpu"))
     gpus = []
     for i, g in enumerate(_list(gpu.get("gpus"))):
         if not isinstance(g, dict):
             continue
-        cap = g.get("capability")
+        cap = _first(g.get("compute_capability"), g.get("capability"))
         if isinstance(cap, list | tuple):
             cap = ".".join(str(c) for c in cap)
+        mib = g.get("memory_total_mib")
         gpus.append(
             {
                 "index": g.get("index", i),
                 "name": _str(g.get("name")),
                 "capability": _str(cap),
-                "memory": _str(_first(g.get("memory"), g.get("memory_total"))),
+                "memory": _gib(mib) if mib is not None else _str(_first(g.get("memory"), g.get("memory_total"))),
+                "mig": _str(g.get("mig_mode")),
+                "visible": g.get("visible"),
             }
         )
+    state = _str(gpu.get("state"))
+    error = _str(gpu.get("error"))
+    if error is None and state in ("driver-error", "timeout", "error"):
+        error = _str(gpu.get("reason"))
+    linux = _dict(gpu.get("linux"))
     return {
+        "state": state,
+        "source": _str(gpu.get("source")),
         "driver": _str(_first(gpu.get("driver"), gpu.get("driver_version"))),
-        "cuda": _str(_first(gpu.get("cuda"), gpu.get("cuda_version"))),
+        "cuda": _str(_first(gpu.get("cuda_driver"), gpu.get("cuda"), gpu.get("cuda_version"))),
         "gpus": gpus,
-        "error": _str(gpu.get("error")),
+        "error": error,
+        "kernel_module": _str(linux.get("kernel_module")),
+        "nodes": {str(k): str(v) for k, v in _dict(linux.get("nodes")).items()},
     }
 
 
