@@ -687,6 +687,26 @@ def test_facts_of_collect_gpus_output(tmp_path: Path) -> None:
     assert "Device nodes: /dev/nvidia-uvm missing" in text
 
 
+def test_facts_of_a_real_captured_report() -> None:
+    """tests/fast/data/report-broken.json is a real `check --json` of torch 2.13.0+cpu with
+    torchvision 0.29.1+cu130: the facts must come out of the probes' real shapes."""
+    real = json.loads((Path(__file__).parent / "data" / "report-broken.json").read_text())
+    facts = summarize_facts(real)
+    assert facts["env"]["PIP_FIND_LINKS"] == "/opt/wheels"  # the value, not the probe's record of it
+    assert facts["env"]["PATH"].startswith("/home/alice/.cargo/bin:")
+    tv, torch = facts["packages"]["torchvision"], facts["packages"]["torch"]
+    assert (tv["version"], tv["cuda"], tv["variant"]) == ("0.29.1+cu130", "13.0", "cu130")
+    assert (torch["version"], torch["cuda"], torch["variant"]) == ("2.13.0+cpu", None, "cpu")
+    libs = {lib["name"]: lib for lib in facts["libraries"]}
+    assert libs["libc10.so"]["path"].endswith("/site-packages/torch/lib/libc10.so")
+    assert libs["libjpeg.67fb65bd.so.8"]["path"].endswith("/site-packages/torchvision.libs/libjpeg.67fb65bd.so.8")
+    assert libs["libcudart.so.13"]["via"] == "ld.so.cache"
+    assert "libc.so.6" not in libs and "ld-linux-x86-64.so.2" not in libs
+    text = render_markdown(real)
+    assert "| `PIP_FIND_LINKS` | `/opt/wheels` |" in text and "'kind'" not in text
+    assert "| CUDA (build) | — | 13.0 |" in text
+
+
 # -- compare --------------------------------------------------------------------------------
 
 

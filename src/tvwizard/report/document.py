@@ -297,11 +297,11 @@ def _facts_blocks(facts: Mapping[str, Any]) -> list[Any]:
             )
         )
     if facts["libraries"]:
-        out.append(Heading(3, [t("Shared libraries loaded")]))
+        out.append(Heading(3, [t("Shared libraries torch and torchvision need")]))
         out.append(
             Table(
-                [[t("Library")], [t("Path")]],
-                [[[t(lib["name"])], _cv(lib["path"])] for lib in facts["libraries"]],
+                [[t("Library")], [t("Found at")], [t("Found via")]],
+                [[[t(lib["name"])], _cv(lib["path"]), _v(lib.get("via"))] for lib in facts["libraries"]],
             )
         )
     return out

@@ -19,6 +19,7 @@ order, so the Markdown and HTML renderers and ``compare`` show the same thing.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -204,6 +205,15 @@ def _live_step_data(report: Mapping[str, Any], step: str) -> dict[str, Any]:
     return {}
 
 
+def _cuda_text(value: Any) -> str | None:
+    """A CUDA version as people write it: torchvision's ``13000`` (its ``_cuda_version()``
+    encoding) reads "13.0", like torch's ``"13.0"``."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        number = int(value)
+        return f"{number // 1000}.{(number % 1000) // 10}" if number >= 1000 else None
+    return _str(value)
+
+
 def _packages(report: Mapping[str, Any], dists: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     data = _probe_data(report, "distributions", "dists")
     out: dict[str, dict[str, Any]] = {}
@@ -215,7 +225,7 @@ def _packages(report: Mapping[str, Any], dists: list[dict[str, Any]]) -> dict[st
         res = _resolution(report, pkg)
         version_py = _str(_first(py.get("__version__"), py.get("version"), live.get("version")))
         version = _str(_first(version_py, installs[0]["version"] if installs else None))
-        cuda = _str(_first(py.get("cuda"), live.get("cuda")))
+        cuda = _cuda_text(_first(py.get("cuda"), vpy.get("cuda_from_tag"), live.get("cuda")))
         out[pkg] = {
             "version": version,
             "dist_version": installs[0]["version"] if installs else None,
@@ -299,6 +309,8 @@ def _env(report: Mapping[str, Any]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     if isinstance(mapping, dict):
         for name, value in mapping.items():
+            if isinstance(value, dict):  # the envvars probe: {"value", "kind", "entries", …}
+                value = value.get("value")
             out[str(name)] = None if value is None else _str(value) or ""
     elif isinstance(mapping, list):
         for item in mapping:
@@ -307,19 +319,36 @@ def _env(report: Mapping[str, Any]) -> dict[str, str | None]:
     return dict(sorted(out.items()))
 
 
+_BASE_LIBS = re.compile(r"^(libc|libm|libdl|libpthread|librt|libutil|ld-linux[-\w]*)\.so")
+
+
 def _libraries(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Shared libraries a probe saw loaded (``libraries``/``loaded_libraries`` in any probe)."""
-    out = []
+    """The shared libraries torch and torchvision load, where each resolved: the ``native``
+    probe's model of the loader (each file's ``needed``), one row per library name; the C
+    library and its companions left out.  Older reports: ``libraries``/``loaded_libraries``."""
+    out: dict[str, dict[str, Any]] = {}
+    native = _probe_data(report, "native")
+    for package in PACKAGES:
+        for f in _list(_get(native, "packages", package, "files")):
+            for need in _list(_dict(f).get("needed")):
+                need = _dict(need)
+                name = _str(need.get("name"))
+                if not name or name in out or _BASE_LIBS.match(name):
+                    continue
+                if need.get("found") and need.get("path"):
+                    path = posixpath.normpath(str(need["path"]))  # ".../torchvision/../torchvision.libs/…"
+                    out[name] = {"name": name, "path": path, "via": _str(need.get("via"))}
     for p in _probes(report):
         data = _dict(p.get("data"))
         libs = _first(_list(data.get("loaded_libraries")), _list(data.get("libraries")))
         for lib in libs or []:
             if isinstance(lib, str):
-                out.append({"name": lib.rsplit("/", 1)[-1], "path": lib})
-            elif isinstance(lib, dict) and _first(lib.get("name"), lib.get("path")):
-                path = _str(_first(lib.get("path"), lib.get("name")))
-                out.append({"name": _str(lib.get("name")) or path.rsplit("/", 1)[-1], "path": path})
-    return out
+                lib = {"path": lib}
+            if isinstance(lib, dict) and _first(lib.get("name"), lib.get("path")):
+                path = _str(_first(lib.get("path"), lib.get("name"))) or ""
+                name = _str(lib.get("name")) or path.rsplit("/", 1)[-1]
+                out.setdefault(name, {"name": name, "path": path, "via": None})
+    return [out[k] for k in sorted(out)]
 
 
 def _probe_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
