@@ -77,7 +77,8 @@ the methods of :class:`CtypesNVML` (``init``, ``shutdown``, ``driver_version``,
                   "/dev/nvidia0": …},
       },
       "attempts": [                    # what was tried, in order
-        {"source": "nvml", "ok": bool, "state": str, "error": str | None, "duration": float},
+        {"source": "nvml", "ok": bool, "state": str, "error": str | None, "duration": float,
+         "library": str},              # "library": only when TVWIZARD_NVML named it
         {"source": "nvidia-smi", "path": str | None, "ok": bool, "state": str,
          "error": str | None, "returncode": int | None, "duration": float,
          "only": "cuda_driver"},       # "only": NVML answered, the smi header gave the CUDA version
@@ -759,6 +760,8 @@ def collect_gpus(
         start = time.monotonic()
         status, value = _with_timeout(lambda: _read_nvml(layer), nvml_timeout)
         attempt: dict[str, Any] = {"source": "nvml", "ok": False, "state": "", "error": None}
+        if nvml is None and env.get(NVML_ENV):
+            attempt["library"] = env[NVML_ENV]  # chosen by the user, not the loader's search
         if status == "ok":
             attempt.update(ok=True, state="ok" if value["gpus"] else "no-gpu")
             if value["errors"]:

@@ -254,7 +254,9 @@ def _assert_driver_too_old(data: dict) -> None:
 def test_cli_reads_the_driver_named_by_tvwizard_nvml(libs: Libs, tmp_path: Path) -> None:
     env = _cu130_torch_on_driver_470(tmp_path)
     env["TVWIZARD_NVML"] = str(libs.new)
-    _assert_driver_too_old(_check(env, tmp_path / "work"))
+    data = _check(env, tmp_path / "work")
+    _assert_driver_too_old(data)
+    assert data["system"]["gpu"]["attempts"][0]["library"] == str(libs.new)
 
 
 def test_cli_finds_libnvidia_ml_the_way_the_loader_does(libs: Libs, tmp_path: Path) -> None:
@@ -262,4 +264,6 @@ def test_cli_finds_libnvidia_ml_the_way_the_loader_does(libs: Libs, tmp_path: Pa
     env = _cu130_torch_on_driver_470(tmp_path)
     env.pop("TVWIZARD_NVML", None)
     env["LD_LIBRARY_PATH"] = str(libs.folder)
-    _assert_driver_too_old(_check(env, tmp_path / "work"))
+    data = _check(env, tmp_path / "work")
+    _assert_driver_too_old(data)
+    assert "library" not in data["system"]["gpu"]["attempts"][0]
