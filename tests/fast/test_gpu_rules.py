@@ -834,3 +834,23 @@ def test_torchvision_built_for_other_gpus_is_predicted_before_any_op() -> None:
     for sm, ptx in (([86], []), ([75], [80])):
         e = _with_torchvision_arches(make_ev(gpu=facts, live_run=run), sm=sm, ptx=ptx)
         assert "gpu-arch-unsupported" not in ids(diagnose(e))
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        ("Error 46: CUDA-capable device(s) is/are busy or unavailable", "free-busy-gpu"),
+        ("Error 2: out of memory", "free-gpu-memory"),
+        ("Error 802: system not yet initialized", "start-fabricmanager"),
+        ("Error 803: system has unsupported display driver / cuda driver combination", "reboot-after-driver-update"),
+    ],
+)
+def test_cuda_start_errors_in_torchs_words(error: str, fix: str) -> None:
+    """torch 2.14.1's warning for these driver answers (recorded with the stand-in libcuda)."""
+    warning = (
+        "CUDA initialization: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before "
+        f"calling NumCudaDevices() that might have already set an error? {error} (Triggered internally at "
+        "/__w/pytorch/pytorch/c10/cuda/CUDAFunctions.cpp:119.)"
+    )
+    f = _unavailable(None, warning)
+    assert f.fixes[0].id == fix and "Triggered" not in f.title

@@ -805,6 +805,21 @@ _REASONS: tuple[tuple[str, str, str, str, str], ...] = (
         "CUDA opens the device nodes directly; without them it cannot start.",
     ),
     (
+        "Error 46",
+        "every GPU is busy or unavailable: its compute mode is Exclusive-Process and another process holds it",
+        "free-busy-gpu",
+        "Find the process on the GPU (`nvidia-smi`) and wait for it or pick another GPU (CUDA_VISIBLE_DEVICES); "
+        "an admin can set the compute mode back with `sudo nvidia-smi -c DEFAULT`",
+        "In Exclusive-Process mode a GPU takes one CUDA process at a time.",
+    ),
+    (
+        "Error 2: out of memory",
+        "the GPU's memory is already full when CUDA starts: another process holds it",
+        "free-gpu-memory",
+        "Find the processes holding GPU memory (`nvidia-smi`), stop them or pick another GPU (CUDA_VISIBLE_DEVICES)",
+        "CUDA needs some memory for its context on every visible GPU.",
+    ),
+    (
         "Error 100",
         "CUDA sees no device",
         "check-visible-devices",
