@@ -658,6 +658,17 @@ def test_gpu_check_lines(tmp_path: Path) -> None:
     assert check.status.value == "error"
 
 
+def test_gpus_only_torch_sees_and_a_working_cuda_line() -> None:
+    """A Jetson: no NVML, no nvidia-smi, yet CUDA works. No "driver missing", no "no GPU"."""
+    run = live(cuda_step(True, [("Orin", "8.7")], arch=["sm_87"], built_with="12.6"), cuda="12.6")
+    e = make_ev(gpu=no_driver_facts(), live_run=run)
+    found = diagnose(e)
+    assert not [f for f in found if f.severity is not Severity.INFO]
+    checks = {c.id: c for c in build_checks(e, found)}
+    assert checks["gpu"].summary == "Orin (8.7), seen by torch; NVML and nvidia-smi did not answer here"
+    assert checks["cuda"].status.value == "ok"  # ✓ when CUDA works, not the neutral •
+
+
 # -- end to end: the real CLI, a fake torch with a GPU, a fake nvidia-smi ---------------------------
 
 

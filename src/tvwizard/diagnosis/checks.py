@@ -139,7 +139,8 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
                 f"nms on {step.data.get('device') or step.name[4:]}" if step.name.startswith("nms_") else step.name
             )
             base = {
-                "ok": CheckStatus.INFO if step.name == "cuda" else CheckStatus.OK,
+                # the CUDA step "works" when CUDA does; unavailable is a fact (rules judge it)
+                "ok": CheckStatus.INFO if step.name == "cuda" and not step.data.get("available") else CheckStatus.OK,
                 "error": CheckStatus.ERROR,
                 "skipped": CheckStatus.SKIPPED,
                 "crashed": CheckStatus.CRASHED,
@@ -161,7 +162,16 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
             checks.append(c)
     gpu = ev.system.get("gpu") if isinstance(ev.system, dict) else None
     if isinstance(gpu, dict):
-        checks.append(Check("gpu", "GPU", _status(findings, "gpu", CheckStatus.INFO), _gpu_summary(gpu)))
+        summary = _gpu_summary(gpu)
+        cuda = ev.step("cuda")
+        seen = [d for d in (cuda.data.get("devices") or []) if isinstance(d, dict)] if cuda is not None else []
+        if gpu.get("state") in ("no-driver", "no-gpu") and seen:
+            # A Jetson (no NVML, no nvidia-smi) or a driver whose tools are missing: torch saw GPUs.
+            names = ", ".join(
+                f"{d.get('name') or 'GPU'}" + (f" ({d['capability']})" if d.get("capability") else "") for d in seen
+            )
+            summary = f"{names}, seen by torch; NVML and nvidia-smi did not answer here"
+        checks.append(Check("gpu", "GPU", _status(findings, "gpu", CheckStatus.INFO), summary))
     machine = _machine_summary(ev.system if isinstance(ev.system, dict) else {})
     if machine:
         checks.append(Check("machine", "Machine", _status(findings, "machine", CheckStatus.INFO), machine))
