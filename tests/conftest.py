@@ -64,10 +64,12 @@ def _hide_host_gpus(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 
     On a machine with an NVIDIA driver, tvwizard would read the real one and the fake torch
     installs (which say CUDA is unavailable) would disagree with it.  Pointing both GPU
-    sources at paths that do not exist makes every fast test see a machine without a
-    driver, as CI's machines are; tests that need a driver name their own.  The real tier
+    sources and the kernel side (/proc/driver/nvidia, /dev/nvidia*) at paths that do not
+    exist makes every fast test see a machine without a driver, as CI's machines are;
+    tests that need a driver name their own.  The real tier
     keeps the machine's GPUs: its torch is real too.
     """
     if FAST_DIR in Path(str(request.node.path)).resolve().parents:
         monkeypatch.setenv("TVWIZARD_NVML", "/nonexistent/libnvidia-ml.so.1")
         monkeypatch.setenv("TVWIZARD_NVIDIA_SMI", "/nonexistent/nvidia-smi")
+        monkeypatch.setenv("TVWIZARD_DRIVER_ROOT", "/nonexistent/root")  # no kernel module, no /dev/nvidia*

@@ -26,7 +26,8 @@ Two environment variables point tvwizard at a driver elsewhere (a container's
 loader's search path) and ``TVWIZARD_NVIDIA_SMI`` (the ``nvidia-smi`` to run, instead of
 the first on ``PATH``).  Only the named file is tried, so a path that does not exist
 reads as "no driver": the fast tests use that to hide a real GPU from tests that bring
-fake ones.
+fake ones, with ``TVWIZARD_DRIVER_ROOT`` (a folder read in place of ``/`` for
+``/proc/driver/nvidia`` and ``/dev/nvidia*``) pointed at an empty one.
 
 Everything is injectable for tests: ``collect_gpus(nvml=<layer>|False, run=<callable>,
 env=<mapping>, which=<callable>, smi_dirs=<dirs>)``.  An NVML *layer* is any object with
@@ -118,6 +119,7 @@ SMI_TIMEOUT = 10.0
 NVML_TIMEOUT = 10.0
 NVML_ENV = "TVWIZARD_NVML"  # path of the NVML library to load instead of the default search
 SMI_ENV = "TVWIZARD_NVIDIA_SMI"  # path of the nvidia-smi to run instead of PATH's
+ROOT_ENV = "TVWIZARD_DRIVER_ROOT"  # where /proc/driver/nvidia and /dev/nvidia* are read (tests)
 SMI_FIELDS = ("index", "name", "uuid", "driver_version", "memory.total", "compute_cap", "mig.mode.current")
 
 # nvml.h return codes tvwizard tells apart
@@ -735,7 +737,8 @@ def collect_gpus(
     :func:`run_command`).  ``env``: read for ``TVWIZARD_NVML``, ``TVWIZARD_NVIDIA_SMI``,
     ``PATH`` (to find ``nvidia-smi``), ``CUDA_VISIBLE_DEVICES`` and ``CUDA_DEVICE_ORDER``.
     ``smi_dirs``: extra places for ``nvidia-smi`` after ``PATH`` (default: WSL's, Windows').
-    ``root``: where ``/proc`` and ``/dev`` are read for :func:`linux_driver_state` (tests).
+    ``root``: where ``/proc`` and ``/dev`` are read for :func:`linux_driver_state` (tests;
+    ``TVWIZARD_DRIVER_ROOT`` in ``env`` wins).
     """
     env = os.environ if env is None else env
     run = run or run_command
@@ -869,7 +872,7 @@ def collect_gpus(
     # 4. The kernel side: module version, device nodes
     if sys.platform.startswith("linux"):
         try:
-            result["linux"] = linux_driver_state(root)
+            result["linux"] = linux_driver_state(env.get(ROOT_ENV) or root)
         except Exception as exc:
             result["linux"] = {"error": _err(exc)}
 

@@ -78,11 +78,13 @@ def gpu_facts(nvml: Any = False, env: dict[str, str] | None = None, root: Path |
 
 
 def no_driver_facts(tmp_path: Path | None = None) -> dict[str, Any]:
-    """No driver: NVML missing and, with tmp_path, an nvidia-smi that cannot reach the driver."""
+    """No driver: NVML missing, no kernel module or device nodes and, with tmp_path, an
+    nvidia-smi that cannot reach the driver."""
+    bare = Path("/nonexistent/tvwizard-root")
     if tmp_path is None:
-        return gpu_facts(FakeNVML(init_error=12))
+        return gpu_facts(FakeNVML(init_error=12), root=bare)
     fake_smi(tmp_path / "bin", fail=NO_DRIVER, rc=9)
-    return gpu_facts(FakeNVML(init_error=12), env={"PATH": str(tmp_path / "bin")})
+    return gpu_facts(FakeNVML(init_error=12), env={"PATH": str(tmp_path / "bin")}, root=bare)
 
 
 def dists(torch: str = "2.14.1", tv: str = "0.29.1", cuda: str | None = "13.0", tag: str = "+cu130") -> dict:
@@ -865,3 +867,18 @@ def test_cuda_start_errors_in_torchs_words(error: str, fix: str) -> None:
     )
     f = _unavailable(None, warning)
     assert f.fixes[0].id == fix and "Triggered" not in f.title
+
+
+def test_kernel_module_loaded_but_driver_libraries_missing(tmp_path: Path) -> None:
+    root = fake_root(tmp_path, module="580.95.05")
+    facts = gpu_facts(FakeNVML(init_error=12), root=root)  # NVML: "library not found"
+    f = by_id(diagnose(make_ev(gpu=facts, live_run=live(cuda_step(False)))), "gpu-driver-missing")
+    assert f.severity is Severity.ERROR
+    assert f.title.startswith("The NVIDIA kernel driver 580.95.05 is loaded, but its libraries")
+    assert f.fixes[0].id == "install-driver-libraries" and "libnvidia-compute-580" in f.fixes[0].title
+    assert any("kernel module 580.95.05 is loaded" in e.detail for e in f.evidence)
+    assert any("NVIDIA device nodes exist: /dev/nvidiactl" in e.detail for e in f.evidence)
+    # nothing of the kind on the machine: not a GPU machine, only an info about the big CUDA build
+    bare = gpu_facts(FakeNVML(init_error=12), root=tmp_path / "bare")
+    found = diagnose(make_ev(gpu=bare, live_run=live(cuda_step(False))))
+    assert "gpu-driver-missing" not in ids(found) and "cuda-build-without-gpu" in ids(found)

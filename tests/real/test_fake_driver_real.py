@@ -6,7 +6,9 @@ wheels loads in place of the driver (found first on ``LD_LIBRARY_PATH``), and
 (``TVWIZARD_NVML``).  Together they make real torch fail the ways it fails on GPU servers —
 a driver too old for the build, an unknown CUDA error, a driver that cannot initialise, no
 device — and print *its own* warnings, which tvwizard must turn into the right root cause.
-No GPU is needed; on a GPU machine the stand-ins still win, so the results do not change.
+The kernel half of the driver (``/proc/driver/nvidia``, ``/dev/nvidia*``) is a folder of the
+test's too (``TVWIZARD_DRIVER_ROOT``).  No GPU is needed; on a GPU machine the stand-ins
+still win, so the results do not change.
 """
 
 from __future__ import annotations
@@ -52,8 +54,19 @@ def machine(
     """tvwizard's environment on a machine with this driver (NVML facts, libcuda behaviour)."""
     config = tmp_path / "nvml.conf"
     config.write_text(nvml + "\n")
+    # the kernel half of the same driver: its module loaded, its device nodes there
+    root = tmp_path / "root"
+    version = next(line.split("=", 1)[1] for line in nvml.splitlines() if line.startswith("driver="))
+    (root / "proc/driver/nvidia").mkdir(parents=True)
+    (root / "proc/driver/nvidia/version").write_text(
+        f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {version}  Release Build\n"
+    )
+    (root / "dev").mkdir()
+    for node in ("nvidiactl", "nvidia-uvm", "nvidia0"):
+        (root / "dev" / node).write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CUDA_", "NVIDIA_", "SLURM_"))}
     env.update(
+        TVWIZARD_DRIVER_ROOT=str(root),
         LD_LIBRARY_PATH=str(driver),
         TVWIZARD_NVML=str(driver / "libnvidia-ml.so.1"),
         TVWIZARD_NVIDIA_SMI=str(tmp_path / "no-nvidia-smi"),
@@ -123,10 +136,7 @@ def test_cuda_fails_to_start_on_a_gpu_machine(driver: Path, tmp_path: Path, init
     summary = next(c for c in data["checks"] if c["id"] == "cuda")["summary"]
     assert summary.startswith("built for CUDA 13.0, not available: ") and "Triggered internally" not in summary
     assert any(e["detail"].startswith("kernel module ") for e in f["evidence"]) or init not in (999, 3)
-    # this machine has no /dev/nvidia*: with the driver library answering, that reads as a
-    # container without GPU access, which outranks the generic advice for the generic texts
-    expected = "container-gpu-access" if init in (999, 3) and not Path("/dev/nvidiactl").exists() else fix
-    assert f["fixes"][0]["id"] == expected, f["title"]
+    assert f["fixes"][0]["id"] == fix, f["title"]
     assert not {"driver-too-old", "gpu-driver-missing", "gpu-arch-unsupported"} & {x["id"] for x in data["findings"]}
     assert code == 1
 
@@ -139,10 +149,7 @@ def test_no_device_for_this_process(driver: Path, tmp_path: Path) -> None:
     cuda = cuda_step(data)
     assert cuda["available"] is False and not cuda["warnings"]
     f = finding(data, "cuda-unavailable")
-    if Path("/dev/nvidiactl").exists():
-        assert f["fixes"][0]["id"] == "slurm-request-gpu" and "Slurm job 4242" in f["title"]
-    else:
-        assert f["fixes"][0]["id"] == "container-gpu-access"
+    assert f["fixes"][0]["id"] == "slurm-request-gpu" and "Slurm job 4242" in f["title"]
     assert code == 1
 
 

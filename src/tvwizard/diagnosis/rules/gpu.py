@@ -110,9 +110,12 @@ def _wants_gpu(ev: Evidence) -> list[str]:
             signs.append(
                 "the NVIDIA driver's user-space library (NVML) is installed, but the kernel driver is not loaded"
             )
-    nodes = gpu.get("device_nodes")
-    if nodes:
-        signs.append("NVIDIA device nodes exist: " + ", ".join(str(n) for n in list(nodes)[:4]))
+    linux = gpu.get("linux") if isinstance(gpu.get("linux"), dict) else {}
+    if linux.get("kernel_module"):
+        signs.append(f"the nvidia kernel module {linux['kernel_module']} is loaded")
+    present = [str(n) for n, state in (linux.get("nodes") or {}).items() if state != "missing"]
+    if present:
+        signs.append("NVIDIA device nodes exist: " + ", ".join(present[:4]))
     for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
         value = _env(ev, name)
         if (
@@ -294,18 +297,49 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
     )
     if cpu is not None:
         fixes.append(cpu)
+    title = f"No NVIDIA driver is loaded, so {build} cannot use the GPU"
+    explanation = (
+        "The NVIDIA kernel driver is not running, so CUDA finds no device and "
+        "`torch.cuda.is_available()` is False; everything falls back to the CPU or fails with "
+        "'Found no NVIDIA driver on your system'. "
+        f"This machine looks like it should have one ({signs[0].split(' but ')[0]}). "
+        f"This build needs driver {floor or 'a recent driver'} or newer."
+    )
+    linux = gpu.get("linux") if isinstance(gpu.get("linux"), dict) else {}
+    module = linux.get("kernel_module")
+    no_library = any(
+        a.get("source") == "nvml" and a.get("code") == 12 and not a.get("library") for a in gpu.get("attempts") or []
+    )
+    if module and no_library:
+        # The kernel half is there; the user-space half (libcuda, libnvidia-ml) is not.
+        title = (
+            f"The NVIDIA kernel driver {module} is loaded, but its libraries (libcuda, libnvidia-ml) are not found, "
+            f"so {build} cannot use the GPU"
+        )
+        explanation = (
+            "A driver has two halves: the kernel module, which is loaded, and the user-space libraries CUDA "
+            "loads (libcuda.so.1, libnvidia-ml.so.1), which the loader cannot find here. That happens in a "
+            "container started without the NVIDIA runtime, or when the driver's library package is missing or "
+            "of another version. torch then reports no driver at all."
+        )
+        fixes.insert(
+            1 if fixes and fixes[0].id == "container-gpus" else 0,
+            Fix(
+                id="install-driver-libraries",
+                title=f"Install the driver's libraries of the same version ({module}), e.g. on Ubuntu "
+                f"`sudo apt install libnvidia-compute-{module.split('.')[0]}`, or add their folder to the "
+                "loader's path (`ldconfig`)",
+                kind="manual",
+                why="libcuda and libnvidia-ml must match the loaded kernel module's version exactly.",
+                restart=True,
+            ),
+        )
     return [
         Finding(
             id="gpu-driver-missing",
             severity=Severity.ERROR,
-            title=f"No NVIDIA driver is loaded, so {build} cannot use the GPU",
-            explanation=(
-                "The NVIDIA kernel driver is not running, so CUDA finds no device and "
-                "`torch.cuda.is_available()` is False; everything falls back to the CPU or fails with "
-                "'Found no NVIDIA driver on your system'. "
-                f"This machine looks like it should have one ({signs[0].split(' but ')[0]}). "
-                f"This build needs driver {floor or 'a recent driver'} or newer."
-            ),
+            title=title,
+            explanation=explanation,
             evidence=[*evidence, *(Ev("system", "gpu", s) for s in signs)],
             fixes=fixes,
             checks=["cuda", "gpu"],
@@ -991,11 +1025,12 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
                 break
     generic = [g for g in _GENERIC_REASONS if g[0].lower() in haystack]
     if reason is None and present and (generic or not texts):
+        # what the kernel side looked like, whether or not it explains the failure
+        evidence.append(Ev("system", "gpu", kernel_side_facts(gpu)))
         found = _kernel_side(ev, gpu, silent=not texts)
         if found is not None:
             reason = found[0]
             fixes.append(found[1])
-            evidence.append(Ev("system", "gpu", kernel_side_facts(gpu)))
     if reason is None and generic:
         _pattern, reason, fid, ftitle, fwhy = generic[0]
         fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
