@@ -154,6 +154,8 @@ run_one() {  # name, then env assignments
 }
 
 run_one plain
+say "the checklist a person sees (plain run)"
+timeout "$RUN_TIMEOUT" "$VPY" -m tvwizard --python "$TARGET_PY" check --ascii 2>&1 | head -60
 if [ "${SKIP_VARIANTS:-0}" != 1 ]; then
     run_one hidden CUDA_VISIBLE_DEVICES=
     run_one cudahome CUDA_HOME=/nonexistent
