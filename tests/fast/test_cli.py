@@ -332,3 +332,19 @@ def test_running_inside_a_torchvision_source_checkout(tmp_path):
     assert shadow["title"].startswith(f"{checkout} is a `torchvision` source checkout")
     assert [f["id"] for f in shadow["fixes"]] == ["leave-checkout", "build-checkout"]
     assert code == 1
+
+
+def test_crash_at_interpreter_exit_is_a_warning(tmp_path):
+    """Everything works, then Python dies on its way out: scripts 'fail' with a signal."""
+    site = FakeEnv(
+        torch_extra="import atexit as _ax, os as _os, signal as _sg\n"
+        "_ax.register(lambda: _os.kill(_os.getpid(), _sg.SIGSEGV))"
+    ).build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    assert live["status"] == "crashed" and live["signal"] == "SIGSEGV"
+    assert all(s["status"] in ("ok", "skipped") for s in live["steps"])
+    crash = next(f for f in data["findings"] if f["id"] == "exit-crash")
+    assert crash["severity"] == "warning" and crash["title"].startswith("Python crashes (SIGSEGV) when it exits")
+    assert "op-failed" not in ids(data) and "import-crash" not in ids(data)
+    assert code == 0 and data["verdict"] == "works"  # torchvision works; the warning says the exit does not

@@ -320,6 +320,40 @@ def op_results(ev: Evidence) -> list[Finding]:
 
 
 @rule("live")
+def exit_crash(ev: Evidence) -> Finding | None:
+    """Every step worked, then the interpreter died on its way out (teardown, atexit)."""
+    run = ev.probes["live"]
+    if run.status is not RunStatus.CRASHED or not run.steps:
+        return None
+    if any(step.status in ("crashed", "timeout") for step in run.steps):
+        return None  # import_crash speaks for a crash inside a step
+    signal = run.signal or "a signal"
+    return Finding(
+        id="exit-crash",
+        severity=Severity.WARNING,
+        title=f"Python crashes ({signal}) when it exits after using torch and torchvision",
+        explanation=(
+            "Every step worked, but the interpreter died while shutting down (module teardown or an atexit "
+            "handler), so scripts that use torchvision end with a signal instead of exit code 0, and batch "
+            "schedulers or CI count them as failed. Two copies of a native runtime (OpenMP: libgomp and "
+            "libiomp5, two CUDA runtimes) or a library's teardown order are the usual causes; the traceback "
+            "below, written by faulthandler at the crash, shows where."
+        ),
+        evidence=[Ev("live", "exit", "\n".join(run.fault.strip().splitlines()[:40]) or (run.error or ""))],
+        fixes=[
+            Fix(
+                id="exit-without-teardown",
+                title="Until the cause is fixed: end scripts with `sys.stdout.flush(); os._exit(0)`",
+                kind="manual",
+                why="os._exit skips the interpreter's teardown, where the crash happens; results are already "
+                "written by then.",
+            )
+        ],
+        checks=["import_torchvision"],
+    )
+
+
+@rule("live")
 def live_probe_failed(ev: Evidence) -> Finding | None:
     """The live probe could not run at all (not a crash inside a step)."""
     run = ev.probes["live"]
