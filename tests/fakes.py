@@ -211,3 +211,21 @@ def fake_env_vars(site: Path) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+def check_json_with(env: dict[str, str], cwd: Path, *extra: str) -> dict:
+    """``tvwizard check --json`` of this interpreter, run for real with ``env`` in ``cwd``."""
+    import json
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json", *extra],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout)

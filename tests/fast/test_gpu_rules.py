@@ -7,16 +7,14 @@ The host GPU facts (``Evidence.system["gpu"]``) are built with the real
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeEnv, fake_env_vars
+from fakes import FakeEnv, check_json_with, fake_env_vars
 from test_system_gpu import A100, HEADER, K80, NO_DRIVER, RTX4090, FakeNVML, fake_smi
 
 from tvwizard.diagnosis.checks import build_checks
@@ -702,17 +700,7 @@ def test_cli_k80_with_cu130_torch_and_fake_nvidia_smi(tmp_path: Path) -> None:
     env.pop("TVWIZARD_NVIDIA_SMI")  # found on PATH, as users have it (NVML stays hidden: conftest)
     env.pop("CUDA_VISIBLE_DEVICES", None)
     env.pop("NVIDIA_VISIBLE_DEVICES", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=work(tmp_path),
-        timeout=120,
-    )
-    assert proc.stdout.strip(), proc.stderr
-    data = json.loads(proc.stdout)
+    data = check_json_with(env, work(tmp_path))
     gpu = data["system"]["gpu"]
     # the facts came from the fake nvidia-smi, not from a real driver
     assert gpu["source"] == "nvidia-smi"
@@ -739,16 +727,7 @@ def test_cli_no_driver_with_nvidia_smi_present(tmp_path: Path) -> None:
     site = FakeEnv().build(tmp_path / "site")  # cu130 torch, is_available() False
     env = fake_env_vars(site)
     env["TVWIZARD_NVIDIA_SMI"] = str(bindir / "nvidia-smi")  # named, not found on PATH
-    proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=work(tmp_path),
-        timeout=120,
-    )
-    data = json.loads(proc.stdout)
+    data = check_json_with(env, work(tmp_path))
     assert data["system"]["gpu"]["attempts"][1]["path"] == str(bindir / "nvidia-smi")
     found = [f["id"] for f in data["findings"]]
     assert "gpu-driver-missing" in found and "cuda-build-without-gpu" not in found
@@ -791,16 +770,7 @@ def test_cli_old_torch_arch_list_without_cuda(tmp_path: Path) -> None:
     env = fake_env_vars(site)
     env["TVWIZARD_NVIDIA_SMI"] = str(smi)
     env.pop("CUDA_VISIBLE_DEVICES", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=work(tmp_path),
-        timeout=120,
-    )
-    data = json.loads(proc.stdout)
+    data = check_json_with(env, work(tmp_path))
     live = next(p for p in data["probes"] if p["name"] == "live")
     cuda = next(s for s in live["steps"] if s["name"] == "cuda")["data"]
     assert cuda["arch_list"] == ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fakes import FakeEnv, fake_env_vars
+from fakes import FakeEnv, check_json_with, fake_env_vars
 
 from tvwizard import gpu as gpumod
 from tvwizard.gpu import CtypesNVML, NVMLError, collect_gpus
@@ -209,20 +209,6 @@ def test_a_hung_nvml_init_is_a_timeout(libs: Libs, tmp_path: Path) -> None:
     assert got["took"] < 10
 
 
-def _check(env: dict[str, str], cwd: Path) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
-    assert proc.stdout.strip(), proc.stderr
-    return json.loads(proc.stdout)
-
-
 def _cu130_torch_on_driver_470(tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "nvml.conf"
     config.write_text(f"driver=470.82.01\ncuda=11040\n{V100}\n")
@@ -254,7 +240,7 @@ def _assert_driver_too_old(data: dict) -> None:
 def test_cli_reads_the_driver_named_by_tvwizard_nvml(libs: Libs, tmp_path: Path) -> None:
     env = _cu130_torch_on_driver_470(tmp_path)
     env["TVWIZARD_NVML"] = str(libs.new)
-    data = _check(env, tmp_path / "work")
+    data = check_json_with(env, tmp_path / "work")
     _assert_driver_too_old(data)
     assert data["system"]["gpu"]["attempts"][0]["library"] == str(libs.new)
 
@@ -264,6 +250,6 @@ def test_cli_finds_libnvidia_ml_the_way_the_loader_does(libs: Libs, tmp_path: Pa
     env = _cu130_torch_on_driver_470(tmp_path)
     env.pop("TVWIZARD_NVML", None)
     env["LD_LIBRARY_PATH"] = str(libs.folder)
-    data = _check(env, tmp_path / "work")
+    data = check_json_with(env, tmp_path / "work")
     _assert_driver_too_old(data)
     assert "library" not in data["system"]["gpu"]["attempts"][0]
