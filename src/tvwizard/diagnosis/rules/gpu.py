@@ -873,9 +873,9 @@ _REASONS: tuple[tuple[str, str, str, str, str], ...] = (
 # What torch says for the two start-up failures that do not name a cause (c10/cuda
 # CUDAFunctions.cpp turns cudaErrorUnknown and cudaErrorInitializationError into these
 # sentences, with no error number); the kernel side (:func:`_kernel_side`) is asked first.
-_GENERIC_REASONS: tuple[tuple[str, str, str, str, str], ...] = (
+_GENERIC_REASONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (
-        "CUDA unknown error",
+        ("CUDA unknown error", "Error 999"),
         "CUDA failed to start with an unknown error: the driver is in a bad state, most often the nvidia_uvm "
         "module after a suspend/resume",
         "reload-nvidia-uvm",
@@ -883,15 +883,7 @@ _GENERIC_REASONS: tuple[tuple[str, str, str, str, str], ...] = (
         "An unknown CUDA error at start-up usually clears when the unified-memory module is reloaded.",
     ),
     (
-        "Error 999",
-        "CUDA failed to start with an unknown error: the driver is in a bad state, most often the nvidia_uvm "
-        "module after a suspend/resume",
-        "reload-nvidia-uvm",
-        "Reload nvidia_uvm (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`) or reboot",
-        "An unknown CUDA error at start-up usually clears when the unified-memory module is reloaded.",
-    ),
-    (
-        "CUDA driver initialization failed",
+        ("CUDA driver initialization failed",),
         "the CUDA driver could not initialise in this process: the nvidia kernel module or its device nodes are "
         "not usable here",
         "check-driver-in-this-process",
@@ -1023,7 +1015,7 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
                 reason = meaning
                 fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
                 break
-    generic = [g for g in _GENERIC_REASONS if g[0].lower() in haystack]
+    generic = [g for g in _GENERIC_REASONS if any(text.lower() in haystack for text in g[0])]
     if reason is None and present and (generic or not texts):
         # what the kernel side looked like, whether or not it explains the failure
         evidence.append(Ev("system", "gpu", kernel_side_facts(gpu)))
