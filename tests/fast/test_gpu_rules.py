@@ -824,6 +824,7 @@ def test_torchvision_built_for_other_gpus_is_predicted_before_any_op() -> None:
     [
         ("Error 46: CUDA-capable device(s) is/are busy or unavailable", "free-busy-gpu"),
         ("Error 2: out of memory", "free-gpu-memory"),
+        ("Error 999: unknown error", "reload-nvidia-uvm"),  # older torch: the number, not the sentence
         ("Error 802: system not yet initialized", "start-fabricmanager"),
         ("Error 803: system has unsupported display driver / cuda driver combination", "reboot-after-driver-update"),
     ],
