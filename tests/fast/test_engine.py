@@ -364,15 +364,25 @@ def test_session_goes_on_after_a_hung_cuda_step(probes, tmp_path):
         """,
     )
     spec = ProbeSpec("live", "Live", "fakelive", timeout=120, live=True, step_timeouts={"cuda": 1.5})
+    from tvwizard.engine.events import ProbeFinished
+
     target = resolve_target(sys.executable, cwd=str(tmp_path))
+    finished: list = []
     start = time.monotonic()
     report = asyncio.run(
-        run_session(target, SessionOptions(probes=[spec], probes_dir=d, collect_host=False, cwd=str(tmp_path)))
+        run_session(
+            target,
+            SessionOptions(probes=[spec], probes_dir=d, collect_host=False, cwd=str(tmp_path)),
+            lambda e: finished.append(e.run) if isinstance(e, ProbeFinished) else None,
+        )
     )
     assert time.monotonic() - start < 30
     live = report.probe("live")
     assert {s.name: s.status for s in live.steps} == {"extensions": "ok", "cuda": "timeout", "nms_cpu": "ok"}
     assert live.data["skipped_after_crash"] == ["cuda"]
+    # the first run ends, then the merged one: the re-run alone never reads as the probe finishing "ok"
+    assert [r.status for r in finished] == [RunStatus.TIMEOUT, RunStatus.TIMEOUT]
+    assert len(finished[-1].steps) == 3
 
 
 def test_a_hung_call_that_returns_when_dumped_is_still_the_hang(probes):

@@ -108,7 +108,7 @@ async def run_session(
             timings.setdefault("static_findings", time.monotonic() - origin)
             publish(final=False)
 
-    async def launch(spec: ProbeSpec) -> ProbeRun:
+    async def launch(spec: ProbeSpec, events: Callable[[ProbeEvent], None] | None = None) -> ProbeRun:
         timeout = spec.timeout * opts.timeout_scale
         if spec.live and opts.live_timeout is not None:
             timeout = opts.live_timeout
@@ -117,7 +117,7 @@ async def run_session(
             target.python,
             cwd=cwd,
             env=opts.env,
-            on_event=emit,
+            on_event=events or emit,
             origin=origin,
             timeout=timeout,
             probes_dir=opts.probes_dir,
@@ -177,7 +177,7 @@ async def run_session(
 async def _continue_after_crash(
     spec: ProbeSpec,
     run: ProbeRun,
-    launch: Callable[[ProbeSpec], Awaitable[ProbeRun]],
+    launch: Callable[..., Awaitable[ProbeRun]],
     emit: Callable[[ProbeEvent], None],
 ) -> ProbeRun:
     """Re-run the steps after a crashed/hung step, skipping it; merge the results."""
@@ -191,7 +191,8 @@ async def _continue_after_crash(
         skip.append(bad[-1])
         again = replace(spec, options={**spec.options, "skip": list(skip)})
         emit(ProbeStarted(spec.name))
-        rerun = await launch(again)
+        # the re-run's own "finished" would read as the probe's: only the merged run finishes
+        rerun = await launch(again, lambda e: None if isinstance(e, ProbeFinished) else emit(e))
         kept = {s.name for s in run.steps}
         merged = list(run.steps) + [s for s in rerun.steps if s.name not in kept]
         log = [*run.log, *rerun.log]
