@@ -8,6 +8,7 @@ The host GPU facts (``Evidence.system["gpu"]``) are built with the real
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -853,3 +854,31 @@ def test_kernel_module_loaded_but_driver_libraries_missing(tmp_path: Path) -> No
     bare = gpu_facts(FakeNVML(init_error=12), root=tmp_path / "bare")
     found = diagnose(make_ev(gpu=bare, live_run=live(cuda_step(False))))
     assert "gpu-driver-missing" not in ids(found) and "cuda-build-without-gpu" in ids(found)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fake nvidia-smi is a POSIX shell script")
+def test_check_verbose_lists_what_it_read_of_each_gpu(tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    smi = fake_smi(
+        bindir,
+        rows="0, NVIDIA A100-SXM4-80GB, GPU-aaaaaaaa-1111-2222-3333-444444444444, 550.54.15, 81920, 8.0, Enabled\n"
+        "1, NVIDIA GeForce RTX 4090, GPU-bbbbbbbb-5555-6666-7777-888888888888, 550.54.15, 24564, 8.9, [N/A]\n",
+        header=HEADER.format(driver="550.54.15", cuda="12.4"),
+    )
+    env = fake_env_vars(FakeEnv().build(tmp_path / "site"))
+    env.update(TVWIZARD_NVIDIA_SMI=str(smi), CUDA_VISIBLE_DEVICES="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "-v", "--ascii"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=work(tmp_path),
+        timeout=120,
+    )
+    out = proc.stdout[proc.stdout.index("\nGPU (read by tvwizard itself") :]
+    assert "state ok (from nvidia-smi), driver 550.54.15, supports CUDA up to 12.4" in out
+    assert "GPU 0: NVIDIA A100-SXM4-80GB, compute capability 8.0, 80.0 GiB, MIG enabled, hidden by CUDA_VISIBLE" in out
+    assert "GPU 1: NVIDIA GeForce RTX 4090, compute capability 8.9, 24.0 GiB, cuda:0" in out
+    assert "tried nvidia-smi: ok in" in out and str(smi) in out
+    assert "kernel module not loaded (or not visible here); /dev/nvidiactl missing" in out

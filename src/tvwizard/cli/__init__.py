@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(check)
     check.add_argument("--json", action="store_true", help="print the whole result as JSON")
-    check.add_argument("-v", "--verbose", action="store_true", help="every detail, each probe's duration and log")
+    check.add_argument(
+        "-v", "--verbose", action="store_true", help="every detail: evidence, each probe's duration and log, the GPUs"
+    )
     check.add_argument("--ascii", action="store_true", help="ASCII status marks instead of ✓ ! ✗")
 
     fix = sub.add_parser(

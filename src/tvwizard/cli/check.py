@@ -30,6 +30,7 @@ def run_check(args: argparse.Namespace) -> int:
     render_checklist(report, console, verbose=args.verbose, ascii_only=ascii_only)
     if args.verbose:
         _print_probe_details(report, console)
+        _print_gpu_details(report, console)
     return report.exit_code
 
 
@@ -59,3 +60,47 @@ def _print_probe_details(report, console) -> None:
             console.print(f"    [dim]last {len(tail)} log lines:[/]")
             for line in tail:
                 console.print(f"      [dim]{line.stream}: {escape(line.text)}[/]", highlight=False, soft_wrap=True)
+
+
+def _print_gpu_details(report, console) -> None:
+    """``-v``: what tvwizard read of the driver and each GPU, and how (NVML, nvidia-smi)."""
+    from rich.markup import escape
+
+    gpu = report.system.get("gpu") if isinstance(report.system, dict) else None
+    if not isinstance(gpu, dict):
+        return
+    console.print()
+    console.print("[bold]GPU[/] [dim](read by tvwizard itself, without torch)[/]")
+    line = f"  state {gpu.get('state')}"
+    if gpu.get("source"):
+        line += f" (from {gpu['source']})"
+    if gpu.get("driver"):
+        line += f", driver {gpu['driver']}"
+    if gpu.get("cuda_driver"):
+        line += f", supports CUDA up to {gpu['cuda_driver']}"
+    console.print(escape(line), highlight=False)
+    for g in gpu.get("gpus") or []:
+        mib = g.get("memory_total_mib")
+        bits = [
+            f"GPU {g.get('index')}: {g.get('name') or '?'}",
+            f"compute capability {g.get('compute_capability') or '?'}",
+            f"{mib / 1024:.1f} GiB" if isinstance(mib, int | float) else None,
+            f"MIG {g['mig_mode']}" if g.get("mig_mode") else None,
+            {True: f"cuda:{g.get('cuda_index')}", False: "hidden by CUDA_VISIBLE_DEVICES"}.get(g.get("visible")),
+        ]
+        console.print("    " + escape(", ".join(b for b in bits if b)), highlight=False)
+        for field, error in (g.get("errors") or {}).items():
+            console.print(f"      [dim]{escape(str(field))}: {escape(str(error))}[/]", highlight=False)
+    linux = gpu.get("linux") or {}
+    if linux.get("nodes") is not None:
+        nodes = ", ".join(f"{n} {state}" for n, state in (linux.get("nodes") or {}).items())
+        module = linux.get("kernel_module") or "not loaded (or not visible here)"
+        console.print(escape(f"  kernel module {module}; {nodes}"), highlight=False)
+    for a in gpu.get("attempts") or []:
+        text = f"  tried {a.get('source')}: {a.get('state') or '?'} in {float(a.get('duration') or 0) * 1000:.0f} ms"
+        where = a.get("library") or a.get("path")
+        if where:
+            text += f" ({where})"
+        if a.get("error"):
+            text += f": {a['error']}"
+        console.print(f"[dim]{escape(text)}[/]", highlight=False)
