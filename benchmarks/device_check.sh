@@ -118,6 +118,7 @@ for name, s in steps.items():
         d = s.get("data", {})
         err = (d.get("error") or {}).get("message", "").splitlines()
         print(f"  {name:12s} {s.get('status'):7s} correct={d.get('correct')} seconds={d.get('seconds')} "
+              f"again={d.get('seconds_again')} "
               f"step={s.get('duration')}" + (f" error={err[0][:200]}" if err else ""))
 for ch in r.get("checks", []):
     if ch["id"] in ("gpu", "cuda") or ch["id"].startswith("nms_"):

@@ -8,6 +8,7 @@ The host GPU facts (``Evidence.system["gpu"]``) are built with the real
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -882,3 +883,30 @@ def test_check_verbose_lists_what_it_read_of_each_gpu(tmp_path: Path) -> None:
     assert "GPU 1: NVIDIA GeForce RTX 4090, compute capability 8.9, 24.0 GiB, cuda:0" in out
     assert "tried nvidia-smi: ok in" in out and str(smi) in out
     assert "kernel module not loaded (or not visible here); /dev/nvidiactl missing" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fake nvidia-smi is a POSIX shell script")
+def test_nms_on_a_working_gpu_is_checked_against_the_cpu_and_timed_twice(tmp_path: Path) -> None:
+    smi = fake_smi(
+        tmp_path / "bin",
+        rows="0, NVIDIA H200, GPU-cccccccc-0000-0000-0000-000000000000, 580.95.05, 143771, 9.0, Disabled\n",
+        header=HEADER.format(driver="580.95.05", cuda="13.0"),
+    )
+    site = FakeEnv(
+        cuda_available=True,
+        cuda_devices=[("NVIDIA H200", 9, 0, 143771 << 20)],
+        cuda_arch_list=["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
+    ).build(tmp_path / "site")
+    env = fake_env_vars(site)
+    env["TVWIZARD_NVIDIA_SMI"] = str(smi)
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    data = check_json_with(env, work(tmp_path))
+    live = next(p for p in data["probes"] if p["name"] == "live")
+    steps = {s["name"]: s for s in live["steps"]}
+    gpu = steps["nms_cuda:0"]["data"]
+    assert gpu["correct"] is True and gpu["expected"] == steps["nms_cpu"]["data"]["keep"] == [0, 2, 3, 5]
+    assert gpu["seconds"] >= 0 and gpu["seconds_again"] >= 0
+    check = next(c for c in data["checks"] if c["id"] == "nms_cuda:0")
+    assert check["status"] == "ok"
+    assert re.fullmatch(r"correct in \S+ \S+ \(first call\), \S+ \S+ after", check["summary"]), check["summary"]
+    assert data["exit_code"] == 0 and not [f for f in data["findings"] if f["severity"] != "info"]

@@ -108,6 +108,9 @@ def _step_summary(name: str, data: dict, duration: float) -> str:
     if name.startswith("nms_"):
         if "keep" in data:
             verdict = "correct" if data.get("correct") else f"WRONG: {data.get('keep')} != {data.get('expected')}"
+            again = data.get("seconds_again")
+            if again is not None and data.get("device") not in (None, "cpu"):
+                return f"{verdict} in {_seconds(data.get('seconds'))} (first call), {_seconds(again)} after"
             return f"{verdict} in {_seconds(data.get('seconds'))}"
         return _err(data)
     return ""
