@@ -5,12 +5,17 @@ at the first CUDA call.  The facts come from three places, none of which imports
 tvwizard's own process:
 
 * ``Evidence.system["gpu"]``: the driver and GPUs seen by NVML / ``nvidia-smi``
-  (:func:`tvwizard.gpu.collect_gpus`), including ``CUDA_VISIBLE_DEVICES``;
+  (:func:`tvwizard.gpu.collect_gpus`), including ``CUDA_VISIBLE_DEVICES`` and the kernel
+  side (``gpu["linux"]``: module version, ``/dev/nvidia*``);
 * the live probe's ``cuda`` step (``torch.cuda`` inside the target) and ``nms_cuda:N`` steps;
+* the native probe's reading of torchvision's own GPU code (``cuda_arch`` of its extensions);
 * the toolchain probe's ``cuda_env`` (``CUDA_HOME``/``CUDA_PATH``).
 
 When torch cannot be imported, what the build needs is predicted from its CUDA version
-(``torch_build().cuda``) and the CUDA toolkit's own limits, never from guessing.
+(``torch_build().cuda``) and the CUDA toolkit's limits (``cuda_toolkit_cc`` in the knowledge
+data); the build to suggest for a GPU comes from ``wheel_arches``, never from guessing.
+torch's start-up warnings are matched in the words torch 2.14.1 really prints (recorded with
+the stand-in driver in ``tests/fakedriver``).
 """
 
 from __future__ import annotations
