@@ -58,6 +58,12 @@ def _gpu(ev: Evidence) -> dict[str, Any]:
     return gpu if isinstance(gpu, dict) else {}
 
 
+def _linux(gpu: dict[str, Any]) -> dict[str, Any]:
+    """The kernel side of the driver (``gpu["linux"]``: module version, device nodes), or {}."""
+    linux = gpu.get("linux")
+    return linux if isinstance(linux, dict) else {}
+
+
 def _cuda_step(ev: Evidence) -> dict[str, Any]:
     """The live ``cuda`` step's data, or {} when it did not run (torch did not import)."""
     step = ev.step("cuda")
@@ -115,7 +121,7 @@ def _wants_gpu(ev: Evidence) -> list[str]:
             signs.append(
                 "the NVIDIA driver's user-space library (NVML) is installed, but the kernel driver is not loaded"
             )
-    linux = gpu.get("linux") if isinstance(gpu.get("linux"), dict) else {}
+    linux = _linux(gpu)
     if linux.get("kernel_module"):
         signs.append(f"the nvidia kernel module {linux['kernel_module']} is loaded")
     present = [str(n) for n, state in (linux.get("nodes") or {}).items() if state != "missing"]
@@ -310,7 +316,7 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
         f"This machine looks like it should have one ({signs[0].split(' but ')[0]}). "
         f"This build needs driver {floor or 'a recent driver'} or newer."
     )
-    linux = gpu.get("linux") if isinstance(gpu.get("linux"), dict) else {}
+    linux = _linux(gpu)
     module = linux.get("kernel_module")
     no_library = any(
         a.get("source") == "nvml" and a.get("code") == 12 and not a.get("library") for a in gpu.get("attempts") or []
@@ -901,7 +907,7 @@ _GENERIC_REASONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
 
 def kernel_side_facts(gpu: dict[str, Any]) -> str:
     """``gpu["linux"]`` in one line: "kernel module 580.95.05; /dev/nvidiactl ok, ..."."""
-    linux = gpu.get("linux") if isinstance(gpu.get("linux"), dict) else {}
+    linux = _linux(gpu)
     module = linux.get("kernel_module") or "not visible (no /proc/driver/nvidia/version)"
     nodes = ", ".join(f"{n} {state}" for n, state in (linux.get("nodes") or {}).items())
     return f"kernel module {module}" + (f"; {nodes}" if nodes else "")
@@ -909,7 +915,7 @@ def kernel_side_facts(gpu: dict[str, Any]) -> str:
 
 def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, Fix] | None:
     """A cause read from the kernel side of the driver (``gpu["linux"]``), or None."""
-    linux = gpu.get("linux") if isinstance(gpu.get("linux"), dict) else {}
+    linux = _linux(gpu)
     nodes: dict[str, str] = linux.get("nodes") or {}
     module, library = linux.get("kernel_module"), gpu.get("driver")
     if module and library and module != library:
