@@ -229,3 +229,34 @@ def check_json_with(env: dict[str, str], cwd: Path, *extra: str) -> dict:
     )
     assert proc.stdout.strip(), proc.stderr
     return json.loads(proc.stdout)
+
+
+# -- stand-in NVIDIA drivers (tests/fakedriver) -------------------------------------------------
+
+FAKE_DRIVER = Path(__file__).resolve().parent / "fakedriver"
+
+
+def build_stand_in(source: str, out: Path, soname: str, *flags: str) -> Path:
+    """Compile ``tests/fakedriver/<source>`` into the shared library ``out`` named ``soname``."""
+    import subprocess
+
+    argv = ["gcc", "-shared", "-fPIC", "-O1", "-Wall", f"-Wl,-soname,{soname}", *flags]
+    subprocess.run([*argv, "-o", str(out), str(FAKE_DRIVER / source)], check=True)
+    return out
+
+
+def fake_driver_root(
+    root: Path, module: str | None = "580.95.05", nodes: tuple[str, ...] = ("nvidiactl", "nvidia-uvm", "nvidia0")
+) -> Path:
+    """A machine's /proc/driver/nvidia and /dev as the kernel side of a driver leaves them
+    (for ``TVWIZARD_DRIVER_ROOT`` or ``collect_gpus(root=...)``)."""
+    if module is not None:
+        (root / "proc/driver/nvidia").mkdir(parents=True, exist_ok=True)
+        (root / "proc/driver/nvidia/version").write_text(
+            f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {module}  Release Build  (dvs-builder@U22)\n"
+            "GCC version:  gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)\n"
+        )
+    (root / "dev").mkdir(parents=True, exist_ok=True)
+    for node in nodes:
+        (root / "dev" / node).write_text("")
+    return root

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeEnv, check_json_with, fake_env_vars
+from fakes import FakeEnv, check_json_with, fake_driver_root, fake_env_vars
 from test_system_gpu import A100, HEADER, K80, NO_DRIVER, RTX4090, FakeNVML, fake_smi
 
 from tvwizard.diagnosis.checks import build_checks
@@ -41,28 +41,12 @@ RTX3090 = {
 # -- building evidence ---------------------------------------------------------------------
 
 
-def fake_root(
-    root: Path, module: str | None = "580.95.05", nodes: tuple[str, ...] = ("nvidiactl", "nvidia-uvm", "nvidia0")
-) -> Path:
-    """A machine's /proc/driver/nvidia and /dev as the kernel side of a driver leaves them."""
-    if module is not None:
-        (root / "proc/driver/nvidia").mkdir(parents=True, exist_ok=True)
-        (root / "proc/driver/nvidia/version").write_text(
-            f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {module}  Release Build  (dvs-builder@U22)\n"
-            "GCC version:  gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)\n"
-        )
-    (root / "dev").mkdir(parents=True, exist_ok=True)
-    for node in nodes:
-        (root / "dev" / node).write_text("")
-    return root
-
-
 _HEALTHY_ROOT: list[Path] = []
 
 
 def healthy_root() -> Path:
     if not _HEALTHY_ROOT:
-        _HEALTHY_ROOT.append(fake_root(Path(tempfile.mkdtemp(prefix="tvw-root-"))))
+        _HEALTHY_ROOT.append(fake_driver_root(Path(tempfile.mkdtemp(prefix="tvw-root-"))))
     return _HEALTHY_ROOT[0]
 
 
@@ -465,7 +449,7 @@ INIT_FAILED = (
 
 
 def _unavailable(tmp_path: Path | None, warning: str, env: dict[str, str] | None = None, **root: Any) -> Finding:
-    where = fake_root(tmp_path, **root) if tmp_path is not None else None
+    where = fake_driver_root(tmp_path, **root) if tmp_path is not None else None
     facts = gpu_facts(FakeNVML(driver="580.95.05", cuda=13000, devices=[H200]), root=where)
     e = make_ev(gpu=facts, live_run=live(cuda_step(False, warning=warning)), env=env)
     return by_id(diagnose(e), "cuda-unavailable")
@@ -517,7 +501,7 @@ def test_silent_in_a_slurm_job_without_a_gpu() -> None:
 def test_linux_driver_state(tmp_path: Path) -> None:
     from tvwizard.gpu import linux_driver_state
 
-    root = fake_root(tmp_path, module="535.104.05", nodes=("nvidiactl", "nvidia0", "nvidia10", "nvidia2"))
+    root = fake_driver_root(tmp_path, module="535.104.05", nodes=("nvidiactl", "nvidia0", "nvidia10", "nvidia2"))
     (root / "proc/driver/nvidia/version").write_text(
         "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
     )
@@ -843,7 +827,7 @@ def test_cuda_start_errors_in_torchs_words(error: str, fix: str) -> None:
 
 
 def test_kernel_module_loaded_but_driver_libraries_missing(tmp_path: Path) -> None:
-    root = fake_root(tmp_path, module="580.95.05")
+    root = fake_driver_root(tmp_path, module="580.95.05")
     facts = gpu_facts(FakeNVML(init_error=12), root=root)  # NVML: "library not found"
     f = by_id(diagnose(make_ev(gpu=facts, live_run=live(cuda_step(False)))), "gpu-driver-missing")
     assert f.severity is Severity.ERROR

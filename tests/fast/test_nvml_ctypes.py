@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fakes import FakeEnv, check_json_with, fake_env_vars
+from fakes import FakeEnv, build_stand_in, check_json_with, fake_env_vars
 
 from tvwizard import gpu as gpumod
 from tvwizard.gpu import CtypesNVML, NVMLError, collect_gpus
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.skipif(
     reason="the stand-in NVML is a Linux shared library built with gcc",
 )
 
-SOURCE = Path(__file__).resolve().parents[1] / "fakedriver" / "fake_nvml.c"
 UUID_V100 = "GPU-5e2a1c3b-aaaa-bbbb-cccc-0123456789ab"
 UUID_A100 = "GPU-0f9e8d7c-1111-2222-3333-ba9876543210"
 V100 = f"gpu=Tesla V100-SXM2-16GB;{UUID_V100};7;0;{16 * 2**30};-1"
@@ -51,10 +50,8 @@ def libs(tmp_path_factory: pytest.TempPathFactory) -> Libs:
     out = tmp_path_factory.mktemp("fakenvml")
     folder = out / "lib"
     folder.mkdir()
-    new, old = out / "libfake-nvml.so", out / "libfake-nvml-old.so"
-    base = ["gcc", "-shared", "-fPIC", "-O1", "-Wall", "-Wl,-soname,libnvidia-ml.so.1"]
-    subprocess.run([*base, "-o", str(new), str(SOURCE)], check=True)
-    subprocess.run([*base, "-DOLD_NVML", "-o", str(old), str(SOURCE)], check=True)
+    new = build_stand_in("fake_nvml.c", out / "libfake-nvml.so", "libnvidia-ml.so.1")
+    old = build_stand_in("fake_nvml.c", out / "libfake-nvml-old.so", "libnvidia-ml.so.1", "-DOLD_NVML")
     shutil.copy(new, folder / "libnvidia-ml.so.1")
     return Libs(new, old, folder)
 

@@ -662,12 +662,12 @@ def test_facts_of_broken_report() -> None:
 
 def test_facts_of_collect_gpus_output(tmp_path: Path) -> None:
     """The report reads what tvwizard.gpu really writes: an A100 in MIG mode and a hidden 4090."""
-    from test_gpu_rules import fake_root
+    from fakes import fake_driver_root
     from test_system_gpu import A100, RTX4090, FakeNVML
 
     from tvwizard.gpu import collect_gpus
 
-    root = fake_root(tmp_path, module="550.54.14", nodes=("nvidiactl", "nvidia0", "nvidia1"))
+    root = fake_driver_root(tmp_path, module="550.54.14", nodes=("nvidiactl", "nvidia0", "nvidia1"))
     gpu = collect_gpus(
         nvml=FakeNVML(driver="550.54.15", cuda=12040, devices=[{**A100, "mig": (1, 1)}, RTX4090]),
         env={"PATH": "/nonexistent", "CUDA_VISIBLE_DEVICES": "0"},

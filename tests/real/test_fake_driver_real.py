@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fakes import build_stand_in, fake_driver_root
 from test_check_real import check, env_python, finding, tvwizard
 
 pytestmark = [
@@ -31,7 +31,6 @@ pytestmark = [
     ),
 ]
 
-SOURCES = Path(__file__).resolve().parents[1] / "fakedriver"
 V100 = "gpu=Tesla V100-SXM2-16GB;GPU-5e2a1c3b-aaaa-bbbb-cccc-0123456789ab;7;0;17179869184;-1"
 H100 = "gpu=NVIDIA H100 80GB HBM3;GPU-11111111-2222-3333-4444-555555555555;9;0;85899345920;0"
 
@@ -41,10 +40,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the stand-in libcuda.so.1 and libnvidia-ml.so.1."""
     out = tmp_path_factory.mktemp("fakedriver")
     for source, soname in (("fake_cuda.c", "libcuda.so.1"), ("fake_nvml.c", "libnvidia-ml.so.1")):
-        subprocess.run(
-            ["gcc", "-shared", "-fPIC", "-O1", f"-Wl,-soname,{soname}", "-o", str(out / soname), str(SOURCES / source)],
-            check=True,
-        )
+        build_stand_in(source, out / soname, soname)
     return out
 
 
@@ -55,15 +51,8 @@ def machine(
     config = tmp_path / "nvml.conf"
     config.write_text(nvml + "\n")
     # the kernel half of the same driver: its module loaded, its device nodes there
-    root = tmp_path / "root"
     version = next(line.split("=", 1)[1] for line in nvml.splitlines() if line.startswith("driver="))
-    (root / "proc/driver/nvidia").mkdir(parents=True)
-    (root / "proc/driver/nvidia/version").write_text(
-        f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {version}  Release Build\n"
-    )
-    (root / "dev").mkdir()
-    for node in ("nvidiactl", "nvidia-uvm", "nvidia0"):
-        (root / "dev" / node).write_text("")
+    root = fake_driver_root(tmp_path / "root", module=version)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CUDA_", "NVIDIA_", "SLURM_"))}
     env.update(
         TVWIZARD_DRIVER_ROOT=str(root),
