@@ -6,6 +6,7 @@ again; leaving the screen cancels the worker, which kills the probes' processes.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -253,19 +254,12 @@ class DiscoveryScreen(WizardScreen):
 
     # -- workers ---------------------------------------------------------------------------
 
-    @work(exclusive=True, group="discovery", exit_on_error=False)
-    async def run_all(self) -> None:
-        self.cancelled, self.error = False, None
-        self.wizard.state.report = None
-        self.findings = ()
-        for name, st in self.states.items():
-            st.reset()
-            self._row(name)
-        self._progress()
-        self._show_log()
+    async def _session(self, start: Callable[[], Awaitable[Report]]) -> None:
+        """Await a session (all probes, or one re-run) and show how it ended: its report, an
+        error, or the probes left running marked cancelled."""
         self._set_running(True)
         try:
-            report = await self.wizard.deps.run_session(self.target, self.on_probe_event)
+            report = await start()
         except asyncio.CancelledError:
             if self.is_attached:
                 self._mark_cancelled()
@@ -279,6 +273,18 @@ class DiscoveryScreen(WizardScreen):
                 self._set_running(False)
 
     @work(exclusive=True, group="discovery", exit_on_error=False)
+    async def run_all(self) -> None:
+        self.cancelled, self.error = False, None
+        self.wizard.state.report = None
+        self.findings = ()
+        for name, st in self.states.items():
+            st.reset()
+            self._row(name)
+        self._progress()
+        self._show_log()
+        await self._session(lambda: self.wizard.deps.run_session(self.target, self.on_probe_event))
+
+    @work(exclusive=True, group="discovery", exit_on_error=False)
     async def rerun(self, name: str) -> None:
         previous = self.wizard.state.report
         if previous is None:
@@ -290,20 +296,7 @@ class DiscoveryScreen(WizardScreen):
         self._progress()
         if name == self.selected:
             self._show_log()
-        self._set_running(True)
-        try:
-            report = await self.wizard.deps.rerun_probe(self.target, name, previous, self.on_probe_event)
-        except asyncio.CancelledError:
-            if self.is_attached:
-                self._mark_cancelled()
-            raise
-        except Exception as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
-        else:
-            self._finish(report)
-        finally:
-            if self.is_attached:
-                self._set_running(False)
+        await self._session(lambda: self.wizard.deps.rerun_probe(self.target, name, previous, self.on_probe_event))
 
     # -- actions ---------------------------------------------------------------------------
 
