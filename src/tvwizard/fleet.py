@@ -215,72 +215,68 @@ class HostReport:
 
 
 @dataclass
-class Group:
-    """Hosts that share a root cause *and* a fingerprint: one problem, one fix, one host list."""
+class _HostsWithCause:
+    """What :class:`Group` and :class:`CauseGroup` share: a root cause and the hosts it hit."""
 
     cause: str
     title: str
     severity: str | None
     status: str
-    fingerprint: Fingerprint
     hosts: list[str]
-    fixes: list[FleetFix] = field(default_factory=list)
 
     @property
     def hostlist(self) -> str:
         return compress_hosts(self.hosts)
 
+    def _cause_dict(self) -> dict[str, Any]:
+        return {"cause": self.cause, "title": self.title, "severity": self.severity, "status": self.status}
+
+    def _hosts_dict(self) -> dict[str, Any]:
+        return {"count": len(self.hosts), "hosts": list(self.hosts), "hostlist": self.hostlist}
+
+    @staticmethod
+    def _common_from_dict(d: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "cause": str(d["cause"]),
+            "title": str(d.get("title") or ""),
+            "severity": d.get("severity"),
+            "status": str(d.get("status") or "unknown"),
+            "hosts": [str(h) for h in d.get("hosts") or []],
+            "fixes": [FleetFix.from_dict(f) for f in d.get("fixes") or []],
+        }
+
+
+@dataclass
+class Group(_HostsWithCause):
+    """Hosts that share a root cause *and* a fingerprint: one problem, one fix, one host list."""
+
+    fingerprint: Fingerprint
+    fixes: list[FleetFix] = field(default_factory=list)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "cause": self.cause,
-            "title": self.title,
-            "severity": self.severity,
-            "status": self.status,
+            **self._cause_dict(),
             "fingerprint": self.fingerprint.to_dict(),
-            "count": len(self.hosts),
-            "hosts": list(self.hosts),
-            "hostlist": self.hostlist,
+            **self._hosts_dict(),
             "fixes": [f.to_dict() for f in self.fixes],
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Group:
-        return cls(
-            cause=str(d["cause"]),
-            title=str(d.get("title") or ""),
-            severity=d.get("severity"),
-            status=str(d.get("status") or "unknown"),
-            fingerprint=Fingerprint.from_dict(d.get("fingerprint") or {}),
-            hosts=[str(h) for h in d.get("hosts") or []],
-            fixes=[FleetFix.from_dict(f) for f in d.get("fixes") or []],
-        )
+        return cls(**cls._common_from_dict(d), fingerprint=Fingerprint.from_dict(d.get("fingerprint") or {}))
 
 
 @dataclass
-class CauseGroup:
+class CauseGroup(_HostsWithCause):
     """Hosts that share a root cause, whatever their environment."""
 
-    cause: str
-    title: str
-    severity: str | None
-    status: str
-    hosts: list[str]
     fingerprints: list[tuple[Fingerprint, list[str]]] = field(default_factory=list)
     fixes: list[FleetFix] = field(default_factory=list)
 
-    @property
-    def hostlist(self) -> str:
-        return compress_hosts(self.hosts)
-
     def to_dict(self) -> dict[str, Any]:
         return {
-            "cause": self.cause,
-            "title": self.title,
-            "severity": self.severity,
-            "status": self.status,
-            "count": len(self.hosts),
-            "hosts": list(self.hosts),
-            "hostlist": self.hostlist,
+            **self._cause_dict(),
+            **self._hosts_dict(),
             "fingerprints": [
                 {"fingerprint": fp.to_dict(), "count": len(h), "hosts": list(h)} for fp, h in self.fingerprints
             ],
@@ -290,16 +286,11 @@ class CauseGroup:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CauseGroup:
         return cls(
-            cause=str(d["cause"]),
-            title=str(d.get("title") or ""),
-            severity=d.get("severity"),
-            status=str(d.get("status") or "unknown"),
-            hosts=[str(h) for h in d.get("hosts") or []],
+            **cls._common_from_dict(d),
             fingerprints=[
                 (Fingerprint.from_dict(x.get("fingerprint") or {}), [str(h) for h in x.get("hosts") or []])
                 for x in d.get("fingerprints") or []
             ],
-            fixes=[FleetFix.from_dict(f) for f in d.get("fixes") or []],
         )
 
 
