@@ -66,41 +66,40 @@ def _print_gpu_details(report, console) -> None:
     """``-v``: what tvwizard read of the driver and each GPU, and how (NVML, nvidia-smi)."""
     from rich.markup import escape
 
-    gpu = report.system.get("gpu") if isinstance(report.system, dict) else None
-    if not isinstance(gpu, dict):
+    from tvwizard.report.facts import summarize_facts
+
+    if not isinstance(report.system, dict) or not isinstance(report.system.get("gpu"), dict):
         return
+    gpu = summarize_facts(report.to_dict())["gpu"]  # the one reader of system.gpu's shape
     console.print()
     console.print("[bold]GPU[/] [dim](read by tvwizard itself, without torch)[/]")
-    line = f"  state {gpu.get('state')}"
-    if gpu.get("source"):
+    line = f"  state {gpu['state']}"
+    if gpu["source"]:
         line += f" (from {gpu['source']})"
-    if gpu.get("driver"):
+    if gpu["driver"]:
         line += f", driver {gpu['driver']}"
-    if gpu.get("cuda_driver"):
-        line += f", supports CUDA up to {gpu['cuda_driver']}"
+    if gpu["cuda"]:
+        line += f", supports CUDA up to {gpu['cuda']}"
     console.print(escape(line), highlight=False)
-    for g in gpu.get("gpus") or []:
-        mib = g.get("memory_total_mib")
+    for g in gpu["gpus"]:
         bits = [
-            f"GPU {g.get('index')}: {g.get('name') or '?'}",
-            f"compute capability {g.get('compute_capability') or '?'}",
-            f"{mib / 1024:.1f} GiB" if isinstance(mib, int | float) else None,
-            f"MIG {g['mig_mode']}" if g.get("mig_mode") else None,
-            {True: f"cuda:{g.get('cuda_index')}", False: "hidden by CUDA_VISIBLE_DEVICES"}.get(g.get("visible")),
+            f"GPU {g['index']}: {g['name'] or '?'}",
+            f"compute capability {g['capability'] or '?'}",
+            g["memory"],
+            f"MIG {g['mig']}" if g["mig"] else None,
+            {True: f"cuda:{g['cuda_index']}", False: "hidden by CUDA_VISIBLE_DEVICES"}.get(g["visible"]),
         ]
         console.print("    " + escape(", ".join(b for b in bits if b)), highlight=False)
-        for field, error in (g.get("errors") or {}).items():
-            console.print(f"      [dim]{escape(str(field))}: {escape(str(error))}[/]", highlight=False)
-    linux = gpu.get("linux") or {}
-    if linux.get("nodes") is not None:
-        nodes = ", ".join(f"{n} {state}" for n, state in (linux.get("nodes") or {}).items())
-        module = linux.get("kernel_module") or "not loaded (or not visible here)"
+        for field, error in g["errors"].items():
+            console.print(f"      [dim]{escape(field)}: {escape(error)}[/]", highlight=False)
+    if gpu["nodes"]:
+        nodes = ", ".join(f"{n} {state}" for n, state in gpu["nodes"].items())
+        module = gpu["kernel_module"] or "not loaded (or not visible here)"
         console.print(escape(f"  kernel module {module}; {nodes}"), highlight=False)
-    for a in gpu.get("attempts") or []:
-        text = f"  tried {a.get('source')}: {a.get('state') or '?'} in {float(a.get('duration') or 0) * 1000:.0f} ms"
-        where = a.get("library") or a.get("path")
-        if where:
-            text += f" ({where})"
-        if a.get("error"):
+    for a in gpu["attempts"]:
+        text = f"  tried {a['source']}: {a['state'] or '?'} in {(a['duration'] or 0) * 1000:.0f} ms"
+        if a["where"]:
+            text += f" ({a['where']})"
+        if a["error"]:
             text += f": {a['error']}"
         console.print(f"[dim]{escape(text)}[/]", highlight=False)

@@ -266,6 +266,8 @@ def _gpu(report: Mapping[str, Any]) -> dict[str, Any]:
                 "memory": _gib(mib) if mib is not None else _str(_first(g.get("memory"), g.get("memory_total"))),
                 "mig": _str(g.get("mig_mode")),
                 "visible": g.get("visible"),
+                "cuda_index": g.get("cuda_index"),
+                "errors": {str(k): str(v) for k, v in _dict(g.get("errors")).items()},
             }
         )
     state = _str(gpu.get("state"))
@@ -282,6 +284,17 @@ def _gpu(report: Mapping[str, Any]) -> dict[str, Any]:
         "error": error,
         "kernel_module": _str(linux.get("kernel_module")),
         "nodes": {str(k): str(v) for k, v in _dict(linux.get("nodes")).items()},
+        "attempts": [
+            {
+                "source": _str(a.get("source")),
+                "state": _str(a.get("state")),
+                "duration": a.get("duration") if isinstance(a.get("duration"), int | float) else None,
+                "where": _str(_first(a.get("library"), a.get("path"))),
+                "error": _str(a.get("error")),
+            }
+            for a in _list(gpu.get("attempts"))
+            if isinstance(a, dict)
+        ],
     }
 
 
