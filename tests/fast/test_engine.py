@@ -410,3 +410,52 @@ def test_a_hung_call_that_returns_when_dumped_is_still_the_hang(probes):
     assert run.status is RunStatus.TIMEOUT
     assert [(s.name, s.status) for s in run.steps] == [("cuda", "timeout")]
     assert "Error 500" not in str(run.step("cuda").data) and "finished" not in run.data
+
+
+_SESSION_THAT_FAILS = """
+import asyncio, sys
+import psutil
+from tvwizard.engine.events import ProbeStarted
+from tvwizard.engine.session import SessionOptions, run_session
+from tvwizard.target import resolve_target
+
+where = sys.argv[1]
+
+def boom(*_a, **_k):
+    raise RuntimeError("boom")
+
+def on_event(ev):
+    if where == "event" and isinstance(ev, ProbeStarted) and ev.probe != "live":
+        boom()
+
+if where == "evidence":  # fails in the session itself, while the live probe's process starts
+    import tvwizard.diagnosis.evidence as evidence
+    evidence.Evidence = boom
+try:
+    asyncio.run(run_session(resolve_target(sys.executable), SessionOptions(collect_host=False), on_event))
+except RuntimeError as exc:
+    left = psutil.Process().children(recursive=True)
+    print("raised", exc, "children left", len(left))
+"""
+
+
+@pytest.mark.parametrize("where", ["evidence", "event"])
+def test_an_error_inside_the_session_ends_it_and_its_probes(tmp_path, where):
+    """An exception while probes are starting surfaces at once, their processes gone.
+
+    It hung for good on Python 3.11+: asyncio.run's teardown cancelled asyncio's own
+    pipe-connecting task too, and a process whose pipes never connected is never "done".
+    """
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _SESSION_THAT_FAILS, where],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the session hung after an error instead of raising it")
+    assert proc.stdout.strip() == "raised boom children left 0", proc.stderr

@@ -135,22 +135,30 @@ async def run_session(
     for spec in opts.probes:  # the slow one first: its process is forked in the task's first step
         if spec.live:
             tasks[spec.name] = asyncio.ensure_future(one(spec))
-    if tasks:
-        await asyncio.sleep(0)
-    from tvwizard.diagnosis.evidence import Evidence
+    host: asyncio.Future[dict] | None = None
+    try:
+        if tasks:
+            await asyncio.sleep(0)
+        from tvwizard.diagnosis.evidence import Evidence
 
-    ev = Evidence(target=target, env=dict(opts.env if opts.env is not None else os.environ))
-    ev.probes.update(done)  # a live probe that failed to start is already done
-    for spec in opts.probes:
-        if not spec.live:
-            tasks[spec.name] = asyncio.ensure_future(one(spec))
-    host = asyncio.ensure_future(_host_facts(target.prefix)) if opts.collect_host else None
-    await asyncio.sleep(0)  # the static probes are forked; now the diagnosis code can load
-    from tvwizard.diagnosis.engine import conclude
+        ev = Evidence(target=target, env=dict(opts.env if opts.env is not None else os.environ))
+        ev.probes.update(done)  # a live probe that failed to start is already done
+        for spec in opts.probes:
+            if not spec.live:
+                tasks[spec.name] = asyncio.ensure_future(one(spec))
+        host = asyncio.ensure_future(_host_facts(target.prefix)) if opts.collect_host else None
+        await asyncio.sleep(0)  # the static probes are forked; now the diagnosis code can load
+        from tvwizard.diagnosis.engine import conclude
 
-    await asyncio.gather(*tasks.values())
-    if host is not None:
-        ev.system = await host
+        await asyncio.gather(*tasks.values())
+        if host is not None:
+            ev.system = await host
+    except BaseException:
+        # Never leave a probe task behind for asyncio.run's teardown: it cancels every task
+        # at once, asyncio's own pipe-connecting one included, and on Python 3.11+ a process
+        # whose pipes never connected is waited for forever, so an error here hung tvwizard.
+        await _stop(list(tasks.values()) + ([host] if host is not None else []))
+        raise
     probes = [tasks[s.name].result() for s in opts.probes]  # deterministic order: the registry's
     result = conclude(ev)
     emit(FindingsUpdated(tuple(result.findings), True))
@@ -172,6 +180,14 @@ async def run_session(
         system=ev.system,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
+
+
+async def _stop(tasks: list[asyncio.Future]) -> None:
+    """Cancel ``tasks`` and wait until each has ended (each kills its own child first)."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
 
 
 async def _continue_after_crash(
