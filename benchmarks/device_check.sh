@@ -9,10 +9,17 @@
 #
 #     run(command="bash benchmarks/device_check.sh", timeout_s=420)
 #
+# The device machine reaches no index, so the wheels tvwizard needs travel with the tree.
+# Prepare them here first (pure-Python wheels, psutil for x86_64 and aarch64, Python 3.10-3.13,
+# and a wheel of this tree: the install is the real one, data files included):
+#
+#     bash benchmarks/device_check.sh --prepare        # writes device-wheels/ (git-ignored, ~4 MB)
+#     run(command="bash benchmarks/device_check.sh", carry=["device-wheels"], timeout_s=420)
+#
 # What it does, in a bounded time (each tvwizard run is capped by RUN_TIMEOUT, default 150 s):
-#   1. puts tvwizard (this working tree) into a throwaway venv that also sees the system's
-#      site-packages; offline-safe: no index needed (a .pth file onto src/ when pip cannot
-#      build; pip's vendored `packaging` when the real one is missing);
+#   1. installs tvwizard into a throwaway venv from device-wheels/ (no index); without them,
+#      falls back to a .pth file onto src/ and whatever the system has (pip's vendored
+#      `packaging` when the real one is missing; no rich: no checklist);
 #   2. runs `tvwizard --python "$TARGET_PY" check --json` against the machine's python3 (the
 #      one with CUDA torch + torchvision), three times:
 #        plain                     - the normal case: expect no GPU error finding, nms on each GPU
@@ -28,6 +35,23 @@
 set -u
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WHEELS="$ROOT/device-wheels"
+
+if [ "${1:-}" = "--prepare" ]; then  # here, with an index: the wheels the device lacks
+    PY="${PREPARE_PY:-$ROOT/.venv/bin/python}"
+    rm -rf "$WHEELS" && mkdir -p "$WHEELS" || exit 2
+    "$PY" -m pip wheel --quiet --no-deps --wheel-dir "$WHEELS" "$ROOT" || exit 2
+    for arch in x86_64 aarch64; do
+        for v in 3.10 3.11 3.12 3.13; do
+            "$PY" -m pip download --quiet --only-binary=:all: --implementation cp --python-version "$v" \
+                --platform "manylinux2014_$arch" --platform "manylinux_2_17_$arch" --platform any \
+                --dest "$WHEELS" "$ROOT" 2>&1 | grep -v "is ignored: it is neither" || true
+        done
+    done
+    ls "$WHEELS"
+    du -sh "$WHEELS"
+    exit 0
+fi
 OUT_DIR="${OUT:-$ROOT/device-out}"
 TARGET_PY="${TARGET_PY:-python3}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-150}"
@@ -63,7 +87,11 @@ done
 [ -n "$BASE_PY" ] || { echo "no Python >= 3.10 for tvwizard itself"; exit 2; }
 "$BASE_PY" -m venv --system-site-packages "$VENV" || exit 2
 VPY="$VENV/bin/python"
-if ! timeout 120 "$VPY" -m pip install --quiet --no-deps --no-build-isolation --no-index "$ROOT" 2>/dev/null; then
+if ls "$WHEELS"/tvwizard-*.whl >/dev/null 2>&1; then
+    timeout 180 "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" tvwizard ||
+        echo "(installing from $WHEELS failed: see above)"
+    "$VPY" -m pip list 2>/dev/null | grep -i -E '^(tvwizard|textual|rich|packaging|psutil) '
+elif ! timeout 120 "$VPY" -m pip install --quiet --no-deps --no-build-isolation --no-index "$ROOT" 2>/dev/null; then
     site="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     echo "$ROOT/src" > "$site/tvwizard-src.pth"
     echo "(pip could not build offline: using $ROOT/src through a .pth file)"
