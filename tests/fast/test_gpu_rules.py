@@ -254,8 +254,22 @@ TOO_OLD = (
     "CUDA initialization: The NVIDIA driver on your system is too old (found version 11040). Please update "
     "your GPU driver by downloading and installing a new version from the URL: "
     "http://www.nvidia.com/Download/index.aspx Alternatively, go to: https://pytorch.org to install a PyTorch "
-    "version that has been compiled with your version of the CUDA driver."
-)
+    "version that has been compiled with your version of the CUDA driver. (Triggered internally at "
+    "/__w/pytorch/pytorch/c10/cuda/CUDAFunctions.cpp:119.)"
+)  # real torch 2.14.1+cu130's words against a driver that reports CUDA 11.4
+
+
+def test_torchs_warning_reads_as_the_sentence_a_person_needs() -> None:
+    from tvwizard.diagnosis.evidence import brief, clean_torch_warning
+
+    clean = clean_torch_warning(TOO_OLD)
+    assert clean.startswith("The NVIDIA driver on your system is too old (found version 11040).")
+    assert clean.endswith("compiled with your version of the CUDA driver.")
+    # cut short where it was bounded (400 characters), the source-file suffix still goes
+    assert clean_torch_warning(TOO_OLD[:420]) == clean
+    assert brief(clean, 120) == "The NVIDIA driver on your system is too old (found version 11040)."
+    assert brief("no sentence end here at all", 12) == "no sentence…"
+    assert brief("short", 12) == "short"
 
 
 def test_driver_470_with_cu130_torch() -> None:
@@ -275,6 +289,12 @@ def test_driver_470_with_cu130_torch() -> None:
     unavailable = by_id(found, "cuda-unavailable")
     assert unavailable.caused_by == "driver-too-old"
     assert found.index(unavailable) == found.index(f) + 1
+    live_ev = [x.detail for x in f.evidence + unavailable.evidence if x.probe == "live" and x.fact == "cuda"]
+    assert live_ev and all(d.startswith("The NVIDIA driver") and "Triggered" not in d for d in live_ev)
+    cuda_check = next(c for c in build_checks(e, found) if c.id == "cuda")
+    assert cuda_check.summary == (
+        "built for CUDA 13.0, not available: The NVIDIA driver on your system is too old (found version 11040)."
+    )
 
 
 def test_driver_too_old_from_torch_alone() -> None:

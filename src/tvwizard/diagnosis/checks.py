@@ -6,7 +6,7 @@ and from the worst finding that names it; its summary is the one fact worth seei
 
 from __future__ import annotations
 
-from tvwizard.diagnosis.evidence import Evidence, clean_torch_warning
+from tvwizard.diagnosis.evidence import Evidence, brief, clean_torch_warning
 from tvwizard.model import Check, CheckStatus, Finding, RunStatus, Severity
 
 _BY_SEVERITY = {Severity.ERROR: CheckStatus.ERROR, Severity.WARNING: CheckStatus.WARNING}
@@ -104,7 +104,7 @@ def _step_summary(name: str, data: dict, duration: float) -> str:
             return "CPU-only torch"
         warn = (data.get("warnings") or [{}])[0].get("message", "") if data.get("warnings") else ""
         warn = clean_torch_warning(warn) if warn else warn
-        return f"built for CUDA {data.get('built_with')}, not available" + (f": {warn[:120]}" if warn else "")
+        return f"built for CUDA {data.get('built_with')}, not available" + (f": {brief(warn, 120)}" if warn else "")
     if name.startswith("nms_"):
         if "keep" in data:
             verdict = "correct" if data.get("correct") else f"WRONG: {data.get('keep')} != {data.get('expected')}"

@@ -180,5 +180,16 @@ def _parse(version: str, cuda: object, hip: object, known: bool) -> knowledge.Bu
 def clean_torch_warning(text: str) -> str:
     """torch's warning without its "CUDA initialization: " prefix and "(Triggered internally
     at <source file>)" suffix: the sentence a person needs."""
-    text = re.sub(r"\s*\(Triggered internally at [^)]*\)\.?", "", str(text))
+    # the suffix may be cut short where the text was bounded: then it runs to the end
+    text = re.sub(r"\s*\(Triggered internally at (?:[^)]*\)\.?|[^)]*$)", "", str(text))
     return text.replace("CUDA initialization: ", "").strip()
+
+
+def brief(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: whole sentences where they fit, else cut with "…"."""
+    if len(text) <= limit:
+        return text
+    end = text.rfind(". ", 0, limit)
+    if end > limit // 3:
+        return text[: end + 1]
+    return text[: limit - 1].rstrip() + "…"

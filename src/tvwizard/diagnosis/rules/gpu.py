@@ -262,7 +262,7 @@ def _no_driver(ev: Evidence) -> tuple[bool, bool, list[Ev]]:
         evidence.append(Ev("system", "gpu", f"no NVIDIA driver answered: {gpu.get('reason') or 'no driver found'}"))
     text = _no_driver_text(_cuda_texts(ev))
     if text:
-        evidence.append(Ev("live", "cuda", text[:400]))
+        evidence.append(Ev("live", "cuda", clean_torch_warning(text)[:400]))
     cuda = _cuda_step(ev)
     torch_none = bool(cuda) and cuda.get("available") is False and not _cuda_texts(ev) and not gpu
     if torch_none:  # torch saw no device and no host facts to say more
@@ -441,7 +441,7 @@ def driver_too_old(ev: Evidence) -> Finding | None:
             )
         )
     if failed:
-        evidence.append(Ev("live", "cuda", failed[:400]))
+        evidence.append(Ev("live", "cuda", clean_torch_warning(failed)[:400]))
     evidence.append(
         Ev(
             "distributions" if not ev.step_data("import_torch").get("ok") else "live",
@@ -993,7 +993,7 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
     texts = _cuda_texts(ev)
     if not present and gpu.get("state") != "driver-error":
         return None  # no GPU: gpu-driver-missing / cuda-build-without-gpu speak instead
-    evidence = [Ev("live", "cuda", t[:400]) for t in texts] or [
+    evidence = [Ev("live", "cuda", clean_torch_warning(t)[:400]) for t in texts] or [
         Ev("live", "cuda", "torch.cuda.is_available() returned False")
     ]
     if present:
