@@ -660,7 +660,7 @@ def host_report_from_dict(
             hosts=[host],
         )
         for x in findings["fixes"]
-        if x.get("finding") in related
+        if related & {x.get("finding"), *(x.get("also_for") or [])}
     ]
     return HostReport(
         host=host,

@@ -660,6 +660,35 @@ def test_facts_of_broken_report() -> None:
     assert facts["env"]["CUDA_VISIBLE_DEVICES"] == "0"
 
 
+def test_one_fix_for_two_findings_is_listed_once_for_both() -> None:
+    """An old driver and an old GPU both point at the same new pair: one fix, named for both."""
+    pair = {"id": "install-pair-for-driver", "title": "Install the cu118 pair", "kind": "command"}
+    pair["commands"] = ["python -m pip install torch==2.7.1+cu118 torchvision==0.22.1+cu118"]
+    report = {
+        "schema": SCHEMA,
+        "findings": [
+            {"id": "driver-too-old", "severity": "error", "title": "old driver", "fixes": [pair]},
+            {
+                "id": "gpu-arch-unsupported",
+                "severity": "error",
+                "title": "old GPU",
+                "fixes": [
+                    {**pair, "id": "install-pair-for-gpu"},
+                    {"id": "install-cpu-pair", "title": "CPU", "kind": "command", "commands": ["pip install cpu"]},
+                ],
+            },
+        ],
+    }
+    fixes = summarize_facts(report)["findings"]["fixes"]
+    assert [(f["id"], f["finding"], f["also_for"]) for f in fixes] == [
+        ("install-pair-for-driver", "driver-too-old", ["gpu-arch-unsupported"]),
+        ("install-cpu-pair", "gpu-arch-unsupported", []),
+    ]
+    md = render_markdown(report)
+    assert md.count("torch==2.7.1+cu118") == 1
+    assert "For `driver-too-old`, `gpu-arch-unsupported`" in md
+
+
 def test_facts_of_collect_gpus_output(tmp_path: Path) -> None:
     """The report reads what tvwizard.gpu really writes: an A100 in MIG mode and a hidden 4090."""
     from fakes import fake_driver_root

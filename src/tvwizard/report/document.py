@@ -174,6 +174,8 @@ def _finding_blocks(finding: Mapping[str, Any], symptoms: list[Mapping[str, Any]
 def _fix_blocks(n: int, fix: Mapping[str, Any]) -> list[Any]:
     out: list[Any] = [Heading(3, [t(f"{n}. {fix.get('title') or fix.get('id')} "), c(fix.get("id", ""))])]
     line: Inline = [t("For "), c(fix["finding"])]
+    for other in fix.get("also_for") or []:
+        line += [t(", "), c(other)]
     if fix.get("kind"):
         line += [t(" · kind: "), t(fix["kind"])]
     out.append(Para(line))

@@ -393,6 +393,13 @@ def _probe_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _fix_key(fix: Mapping[str, Any]) -> tuple[str, ...]:
+    """Two fixes are the same when they run the same commands (or, without any, share an id)."""
+    commands = tuple(str(c) for c in _list(fix.get("commands")))
+    env = fix.get("env") if isinstance(fix.get("env"), dict) else {}
+    return commands + tuple(f"{k}={v}" for k, v in sorted(env.items())) or (str(fix.get("id")),)
+
+
 def _findings(report: Mapping[str, Any]) -> dict[str, Any]:
     findings = [f for f in _list(report.get("findings")) if isinstance(f, dict) and f.get("id")]
     ids = {f["id"] for f in findings}
@@ -404,13 +411,20 @@ def _findings(report: Mapping[str, Any]) -> dict[str, Any]:
     order = {"error": 0, "warning": 1, "info": 2}
     roots.sort(key=lambda f: order.get(str(f.get("severity")), 3))  # stable: keeps probe order within
     fixes: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: dict[tuple[str, ...], dict[str, Any]] = {}
     for root in roots:
         for f in [root, *symptoms.get(root["id"], [])]:
             for fix in _list(f.get("fixes")):
-                if isinstance(fix, dict) and fix.get("id") not in seen:
-                    seen.add(str(fix.get("id")))
-                    fixes.append({"finding": f["id"], **fix})
+                if not isinstance(fix, dict):
+                    continue
+                key = _fix_key(fix)
+                if key in seen:  # one fix for two findings (a new pair for the driver and the GPU): once
+                    also = seen[key]["also_for"]
+                    if f["id"] != seen[key]["finding"] and f["id"] not in also:
+                        also.append(f["id"])
+                    continue
+                seen[key] = {"finding": f["id"], "also_for": [], **fix}
+                fixes.append(seen[key])
     return {"all": findings, "roots": roots, "symptoms": symptoms, "fixes": fixes}
 
 
