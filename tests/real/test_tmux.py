@@ -1,6 +1,6 @@
 """The real ``tvwizard`` in a real terminal (tmux) against a real broken env.
 
-Starts the installed console script in a detached tmux session at 100×30, walks the wizard
+Starts the installed console script in a detached tmux session (120×32 or 100×30), walks the wizard
 with send-keys (target → discovery → findings) and reads the root cause off the screen
 with capture-pane.  Run with ``.venv/bin/pytest -m real tests/real/test_tmux.py``.
 """
@@ -39,6 +39,18 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+def start(session: str, command: str, width: int, height: int) -> None:
+    """``command`` in a new detached tmux session of ``width``×``height``.
+
+    tmux gives the pane its size a moment after the shell starts; the shell exports the
+    80×24 it saw as COLUMNS/LINES, and Textual takes those over the terminal's own size: the
+    wizard ran at 80 columns in these tests whatever the window.  So: forget them, wait for
+    the real size, then start.
+    """
+    wait = f'unset COLUMNS LINES; until [ "$(stty size)" = "{height} {width}" ]; do sleep 0.05; done; '
+    tmux("new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), wait + command)
+
+
 def wait_screen(session: str, predicate, what: str, seconds: float) -> str:
     deadline = time.monotonic() + seconds
     text = ""
@@ -66,7 +78,7 @@ def test_wizard_in_tmux_shows_the_root_cause(broken_env, tmp_path):
     python = Path(broken_env) / "bin" / "python"
     session = f"tvwizard-test-{uuid.uuid4().hex[:8]}"
     command = f"cd {tmp_path} && TERM=xterm-256color {TVWIZARD} --python {python}; echo tvwizard-exit=$?; sleep 30"
-    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
+    start(session, command, 120, 32)  # the wide layout: the probe table shares the screen with the log
     try:
         wait_screen(session, lambda s: "Which Python should tvwizard examine?" in s, "the target step", 30)
         wait_screen(session, lambda s: "--python" in s, "the preselected interpreter", 10)
@@ -74,6 +86,7 @@ def test_wizard_in_tmux_shows_the_root_cause(broken_env, tmp_path):
         wait_screen(session, lambda s: "Examining" in s and "Probe" in s, "the discovery step", 30)
         done = wait_screen(session, lambda s: "root cause(s) found" in s, "the probes to finish", 240)
         assert "✗" in done
+        assert re.search(r"Installed packages +[\d.]+ m?s +\S +torch 2\.13", done), done
         tmux("send-keys", "-t", session, "n")
         findings = wait_screen(session, lambda s: "torchvision is broken here" in s, "the findings step", 30)
         # Select the build-variant root cause; its full title is in the detail pane.
@@ -96,6 +109,39 @@ def test_wizard_in_tmux_shows_the_root_cause(broken_env, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_wizard_in_tmux_shows_each_probes_state_in_a_healthy_env(tmp_path):
+    """Every probe ✓ and nothing else on the screen changing: the states must still be
+    readable beside the log pane.  DataTable widens a column only when it idles, and here
+    nothing made it idle: the states stayed cut to the width of the word "State"."""
+    import realenvs
+
+    try:
+        env = realenvs.build("healthy")
+    except realenvs.Unavailable as exc:
+        pytest.skip(f"real env unavailable: {exc}")
+    session = f"tvwizard-test-{uuid.uuid4().hex[:8]}"
+    python = Path(env) / "bin" / "python"
+    command = f"cd {tmp_path} && TERM=xterm-256color {TVWIZARD} --python {python}; echo tvwizard-exit=$?; sleep 30"
+    start(session, command, 120, 32)
+    try:
+        wait_screen(session, lambda s: "--python" in s, "the target step", 30)
+        time.sleep(1)  # a person reads the list first
+        tmux("send-keys", "-t", session, "Enter")
+        done = wait_screen(session, lambda s: "torchvision works" in s, "the probes to finish", 240)
+        time.sleep(1)
+        done = screen(session)
+        assert "╭─ Log" in done  # the wide layout: the table shares the width with the log
+        row = r" +[\d.]+ m?s +✓ +"
+        assert re.search(r"Python interpreter" + row + r"3\.11\.\d+ \(venv\)", done), done
+        assert re.search(r"Installed packages" + row + r"torch 2\.14", done), done
+        assert re.search(r"Import torch and torchvision, run nms" + row + r"2\.14\.1\+cu130", done), done
+        tmux("send-keys", "-t", session, "q")
+        wait_screen(session, lambda s: "tvwizard-exit=0" in s, "exit code 0 (works)", 15)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=20)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_wizard_in_tmux_applies_a_fix_and_verifies_it(tmp_path):
     """Broken env → findings → fixes → apply (after the dialog) → checked again → fixed.
 
@@ -112,7 +158,7 @@ def test_wizard_in_tmux_applies_a_fix_and_verifies_it(tmp_path):
     work.mkdir()
     session = f"tvwizard-test-{uuid.uuid4().hex[:8]}"
     command = f"cd {work} && TERM=xterm-256color {TVWIZARD} --python {env}/bin/python; echo tvwizard-exit=$?; sleep 30"
-    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", command)
+    start(session, command, 100, 30)
     try:
         wait_screen(session, lambda s: "Which Python should tvwizard examine?" in s, "the target step", 30)
         tmux("send-keys", "-t", session, "Enter")

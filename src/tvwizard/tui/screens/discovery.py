@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
 from textual.widgets import DataTable, Log, ProgressBar, Static
+from textual.widgets.data_table import ColumnKey
 
 from tvwizard.engine.events import FindingsUpdated, ProbeEvent, ProbeFinished, ProbeLog, ProbeStarted, ProbeStep
 from tvwizard.model import Finding, Report, Severity, Target
@@ -99,9 +100,16 @@ class DiscoveryScreen(WizardScreen):
             time = ""
         text = state_text(st)
         room = self._state_room(table)
-        if room is not None and text.cell_len > room:
-            text.truncate(room, overflow="ellipsis")
-        table.update_cell(name, "state", text, update_width=True)
+        if room is not None:
+            # The State column gets every cell the pane has left, set here, not measured by
+            # DataTable: it re-measures only when it idles, and a table nobody touches while the
+            # probes finish never idles, so in a real terminal the states stayed cut to the
+            # width of the word "State" until a key was pressed.
+            column = table.columns[ColumnKey("state")]
+            column.auto_width, column.width = False, room
+            if text.cell_len > room:
+                text.truncate(room, overflow="ellipsis")
+        table.update_cell(name, "state", text)
         table.update_cell(name, "time", Text(time, justify="right"))
 
     @staticmethod
