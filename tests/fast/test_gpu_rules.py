@@ -547,6 +547,8 @@ def test_cuda_visible_devices_hiding_every_gpu() -> None:
     f = by_id(found, "cuda-unavailable")
     assert "hides every GPU" in f.title
     assert f.fixes[0].kind == "env" and f.fixes[0].env == {"CUDA_VISIBLE_DEVICES": None}
+    # torch said nothing here: the explanation must not credit its warning with the reason
+    assert f.explanation.endswith("The reason: CUDA_VISIBLE_DEVICES='' hides every GPU (empty: no GPU visible).")
 
 
 def test_cpu_torch_on_a_gpu_machine_is_not_cuda_unavailable() -> None:

@@ -1067,7 +1067,7 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
         explanation=(
             f"torch {ev.torch_version()} is a CUDA {tb.cuda} build and the machine has an NVIDIA GPU, yet "
             "`torch.cuda.is_available()` returns False, so every model silently runs on the CPU and `.cuda()` "
-            f"raises. The reason, from torch's own warning and the driver: {reason}."
+            f"raises. The reason: {reason}."
         ),
         evidence=evidence,
         fixes=fixes,
