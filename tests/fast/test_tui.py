@@ -234,6 +234,29 @@ async def test_target_choose_other_env_and_path_entry_errors():
         assert "Jupyter kernel Python (nb)" in app.state.target.how_chosen
 
 
+async def test_python_named_on_the_command_line_is_examined_at_once():
+    """`tvwizard --python X`: the user already chose; the list is one step back."""
+    engine = FakeEngine([load("broken")])
+    app = build(engine, examine_now=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DiscoveryScreen), "discovery without a key")
+        assert engine.targets == [BROKEN_PY]
+        await wait_for(pilot, lambda: app.state.report is not None and not app.screen.running, "the report")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, TargetScreen), "the target step, one step back")
+        await wait_for(pilot, lambda: app.screen.query_one("#envs", OptionList).option_count == 3, "envs")
+        assert engine.targets == [BROKEN_PY]  # coming back does not examine it again
+
+
+async def test_python_named_on_the_command_line_that_is_unusable_stays_on_the_target_step():
+    engine = FakeEngine([load("broken")])
+    app = build(engine, examine_now=True, preselected=("/nope/missing/python", "--python"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: "no such file" in text_of(app.screen.query_one("#target-status")), "error")
+        assert isinstance(app.screen, TargetScreen)
+        assert app.exit_code() == 2
+
+
 async def test_preselected_default_is_resolved_as_default():
     engine = FakeEngine([load("broken")])
     app = build(engine, preselected=("/usr/bin/python3", "python3 on PATH"))

@@ -1,7 +1,7 @@
 """The real ``tvwizard`` in a real terminal (tmux) against a real broken env.
 
 Starts the installed console script in a detached tmux session (120×32 or 100×30), walks the wizard
-with send-keys (target → discovery → findings) and reads the root cause off the screen
+with send-keys (discovery → findings → fixes) and reads the root cause off the screen
 with capture-pane.  Run with ``.venv/bin/pytest -m real tests/real/test_tmux.py``.
 """
 
@@ -80,9 +80,7 @@ def test_wizard_in_tmux_shows_the_root_cause(broken_env, tmp_path):
     command = f"cd {tmp_path} && TERM=xterm-256color {TVWIZARD} --python {python}; echo tvwizard-exit=$?; sleep 30"
     start(session, command, 120, 32)  # the wide layout: the probe table shares the screen with the log
     try:
-        wait_screen(session, lambda s: "Which Python should tvwizard examine?" in s, "the target step", 30)
-        wait_screen(session, lambda s: "--python" in s, "the preselected interpreter", 10)
-        tmux("send-keys", "-t", session, "Enter")
+        # named with --python: examined at once, no target step to pass
         wait_screen(session, lambda s: "Examining" in s and "Probe" in s, "the discovery step", 30)
         done = wait_screen(session, lambda s: "root cause(s) found" in s, "the probes to finish", 240)
         assert "✗" in done
@@ -124,9 +122,6 @@ def test_wizard_in_tmux_shows_each_probes_state_in_a_healthy_env(tmp_path):
     command = f"cd {tmp_path} && TERM=xterm-256color {TVWIZARD} --python {python}; echo tvwizard-exit=$?; sleep 30"
     start(session, command, 120, 32)
     try:
-        wait_screen(session, lambda s: "--python" in s, "the target step", 30)
-        time.sleep(1)  # a person reads the list first
-        tmux("send-keys", "-t", session, "Enter")
         done = wait_screen(session, lambda s: "torchvision works" in s, "the probes to finish", 240)
         time.sleep(1)
         done = screen(session)
@@ -160,8 +155,6 @@ def test_wizard_in_tmux_applies_a_fix_and_verifies_it(tmp_path):
     command = f"cd {work} && TERM=xterm-256color {TVWIZARD} --python {env}/bin/python; echo tvwizard-exit=$?; sleep 30"
     start(session, command, 100, 30)
     try:
-        wait_screen(session, lambda s: "Which Python should tvwizard examine?" in s, "the target step", 30)
-        tmux("send-keys", "-t", session, "Enter")
         wait_screen(session, lambda s: "root cause(s) found" in s, "the probes to finish", 240)
         tmux("send-keys", "-t", session, "n")
         wait_screen(session, lambda s: "version-mismatch" in s, "the version-mismatch finding", 30)

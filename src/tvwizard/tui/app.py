@@ -123,6 +123,7 @@ def make_app(
     clock: Clock | None = None,
     probes: Sequence[tuple[str, str]] | None = None,
     preselected: tuple[str, str] | None = None,
+    examine_now: bool | None = None,
     cwd: str | None = None,
     environ: dict[str, str] | None = None,
     redactor: object | None = None,
@@ -130,7 +131,8 @@ def make_app(
 ) -> WizardApp:
     """The wizard, with the real engine for every dependency not given.
 
-    ``python``/``timeout`` are the CLI's ``--python``/``--timeout``.  Tests pass fakes:
+    ``python``/``timeout`` are the CLI's ``--python``/``--timeout``; a ``python`` named there
+    is examined at once (``examine_now``), the target step one step back.  Tests pass fakes:
     ``run_session`` is ``async (target, on_event) -> Report``, ``rerun_probe`` is
     ``async (target, probe, previous_report, on_event) -> Report``, ``apply_fix`` is
     ``async (fix, target_python, on_line) -> ApplyResult``, ``discover_envs`` is
@@ -149,6 +151,7 @@ def make_app(
         "clock": clock,
         "probes": list(probes) if probes is not None else None,
         "preselected": preselected,
+        "examine_now": examine_now,
         "cwd": cwd,
         "environ": environ,
         "redactor": redactor,

@@ -47,6 +47,9 @@ class WizardDeps:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     #: the preselected interpreter and how it was chosen; None: nothing found
     preselected: tuple[str, str] | None = None
+    #: examine the preselected interpreter at once (the user named it: ``--python``); the
+    #: list of the others is one step back
+    examine_now: bool = False
     redactor: object | None = None  # a tvwizard.report.redact.Redactor; None = this machine's
 
 
@@ -144,6 +147,7 @@ def default_deps(python: str | None = None, timeout: float | None = None) -> Wiz
         cwd=cwd,
         environ=environ,
         preselected=pre,
+        examine_now=bool(python),
     )
 
 

@@ -69,6 +69,10 @@ class TargetScreen(WizardScreen):
             self.entries.append((python, how, None))
         self._refresh_options()
         self.find_envs()
+        if deps.examine_now and deps.preselected is not None:
+            # named on the command line: no need to ask; `b` from discovery comes back here
+            python, how = deps.preselected
+            self.examine(python, how, preselected=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return action != "back"  # nothing before the first step
