@@ -506,6 +506,33 @@ def resolve_visible(value: str | None, gpus: Sequence[Mapping[str, Any]], order:
     return out
 
 
+def visible_devices_text(vis: Mapping[str, Any]) -> str | None:
+    """What ``CUDA_VISIBLE_DEVICES`` does to the GPUs, in one sentence (None: it is unset)."""
+    if not vis or not vis.get("set"):
+        return None
+    env = vis.get("env")
+    visible, hidden = vis.get("visible"), vis.get("hidden") or []
+    if visible is None:
+        if any(str(e).upper().startswith("MIG-") for e in vis.get("unresolved") or []):
+            return (
+                f"CUDA_VISIBLE_DEVICES={env!r} names MIG instance(s); tvwizard does not map those to their GPU, "
+                "so which GPUs CUDA sees is not checked"
+            )
+        return f"CUDA_VISIBLE_DEVICES={env!r}: not checked (no list of GPUs to check it against)"
+    text = f"CUDA_VISIBLE_DEVICES={env!r}: {len(visible)} of {len(visible) + len(hidden)} GPU(s) visible"
+    if visible:
+        text += " (" + ", ".join(f"GPU {index} as cuda:{n}" for n, index in enumerate(visible)) + ")"
+    if vis.get("stopped_at") is not None:
+        text += f"; CUDA stops reading at {vis['stopped_at']!r}"
+        if vis.get("ignored"):
+            text += f" and ignores {', '.join(repr(x) for x in vis['ignored'])}"
+        if vis.get("note"):
+            text += f": {vis['note']}"
+    elif vis.get("note"):
+        text += f" ({vis['note']})"
+    return text
+
+
 def _apply_visible(gpus: list[dict[str, Any]], vis: dict[str, Any]) -> None:
     visible = vis.get("visible")
     for gpu in gpus:

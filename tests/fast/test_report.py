@@ -713,6 +713,7 @@ def test_facts_of_collect_gpus_output(tmp_path: Path) -> None:
     text = render_markdown(report)
     assert "Driver `550.54.15`, driver supports CUDA up to `12.4` (read with nvml); the loaded kernel module is" in text
     assert "| 1 | NVIDIA GeForce RTX 4090 | 8.9 | 24.0 GiB | — | no (CUDA_VISIBLE_DEVICES) |" in text
+    assert "CUDA_VISIBLE_DEVICES='0': 1 of 2 GPU(s) visible (GPU 0 as cuda:0)." in text
     assert "Device nodes: /dev/nvidia-uvm missing" in text
 
 

@@ -411,6 +411,34 @@ def test_resolve_visible_details() -> None:
     assert resolve_visible("0,0", GPUS)["note"].startswith("duplicate")
 
 
+@pytest.mark.parametrize(
+    ("value", "gpus", "text"),
+    [
+        (None, GPUS, None),
+        ("1", GPUS, "CUDA_VISIBLE_DEVICES='1': 1 of 2 GPU(s) visible (GPU 1 as cuda:0)"),
+        ("", GPUS, "CUDA_VISIBLE_DEVICES='': 0 of 2 GPU(s) visible (empty: no GPU visible)"),
+        (
+            "1,7,0",
+            GPUS,
+            "CUDA_VISIBLE_DEVICES='1,7,0': 1 of 2 GPU(s) visible (GPU 1 as cuda:0); CUDA stops reading at '7' "
+            "and ignores '0': index 7 is out of range (2 GPU(s))",
+        ),
+        (
+            "MIG-7f0a7d2e-26b4-5b2e-9d8c-0e1b2c3d4e5f",
+            GPUS,
+            "CUDA_VISIBLE_DEVICES='MIG-7f0a7d2e-26b4-5b2e-9d8c-0e1b2c3d4e5f' names MIG instance(s); tvwizard does "
+            "not map those to their GPU, so which GPUs CUDA sees is not checked",
+        ),
+        ("0", [], "CUDA_VISIBLE_DEVICES='0': not checked (no list of GPUs to check it against)"),
+    ],
+)
+def test_visible_devices_text(value: str | None, gpus: list, text: str | None) -> None:
+    """The sentence `check -v` and the report print: what CUDA_VISIBLE_DEVICES does."""
+    from tvwizard.gpu import visible_devices_text
+
+    assert visible_devices_text(resolve_visible(value, gpus)) == text
+
+
 # -- collect_system --------------------------------------------------------------------------
 
 

@@ -81,6 +81,8 @@ def _print_gpu_details(report, console) -> None:
     if gpu["cuda"]:
         line += f", supports CUDA up to {gpu['cuda']}"
     console.print(escape(line), highlight=False)
+    if gpu["visibility"]:
+        console.print(escape(f"  {gpu['visibility']}"), highlight=False)
     for g in gpu["gpus"]:
         bits = [
             f"GPU {g['index']}: {g['name'] or '?'}",

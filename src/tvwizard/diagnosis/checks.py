@@ -226,6 +226,8 @@ def _gpu_summary(gpu: dict) -> str:
         vis = gpu.get("visible_devices") or {}
         if vis.get("set") and vis.get("visible") is not None:
             parts.append(f"CUDA_VISIBLE_DEVICES={vis.get('env')}: {len(vis['visible'])} visible")
+        elif vis.get("set") and vis.get("unresolved"):
+            parts.append(f"CUDA_VISIBLE_DEVICES: {len(vis['unresolved'])} MIG instance(s)")
         return ", ".join(parts)
     if state == "no-gpu":
         return "no NVIDIA GPU" + (f" (driver {gpu['driver']} loaded)" if gpu.get("driver") else "")

@@ -271,6 +271,8 @@ def _facts_blocks(facts: Mapping[str, Any]) -> list[Any]:
             row += [[t({True: "yes", False: "no (CUDA_VISIBLE_DEVICES)"}.get(g["visible"], "?"))]] if hidden else []
             rows.append(row)
         out.append(Table(head, rows))
+    if gpu["visibility"]:
+        out.append(Para([t(gpu["visibility"] + ".")]))
     troubled = {node: state for node, state in gpu["nodes"].items() if state != "ok"}
     if gpu["gpus"] and troubled:
         out.append(Para([t("Device nodes: " + ", ".join(f"{n} {s}" for n, s in troubled.items()))]))

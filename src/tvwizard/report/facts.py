@@ -275,7 +275,10 @@ def _gpu(report: Mapping[str, Any]) -> dict[str, Any]:
     if error is None and state in ("driver-error", "timeout", "error"):
         error = _str(gpu.get("reason"))
     linux = _dict(gpu.get("linux"))
+    from tvwizard.gpu import visible_devices_text
+
     return {
+        "visibility": visible_devices_text(_dict(gpu.get("visible_devices"))),
         "state": state,
         "source": _str(gpu.get("source")),
         "driver": _str(_first(gpu.get("driver"), gpu.get("driver_version"))),
