@@ -127,6 +127,7 @@ NVML_SUCCESS = 0
 NVML_ERROR_UNINITIALIZED = 1
 NVML_ERROR_NOT_SUPPORTED = 3
 NVML_ERROR_NO_PERMISSION = 4
+NVML_ERROR_NOT_FOUND = 6
 NVML_ERROR_DRIVER_NOT_LOADED = 9
 NVML_ERROR_LIBRARY_NOT_FOUND = 12
 NVML_ERROR_FUNCTION_NOT_FOUND = 13
@@ -277,6 +278,24 @@ class CtypesNVML:
         current, pending = ctypes.c_uint(), ctypes.c_uint()
         self._call(self._fn("nvmlDeviceGetMigMode"), handle, ctypes.byref(current), ctypes.byref(pending))
         return current.value, pending.value
+
+    def mig_devices(self, handle: Any) -> list[tuple[str, int]]:
+        """The MIG devices (compute instances) on a GPU in MIG mode: (UUID, memory bytes) each.
+
+        Their slots can be sparse: an empty one answers NVML_ERROR_NOT_FOUND."""
+        most = ctypes.c_uint()
+        self._call(self._fn("nvmlDeviceGetMaxMigDeviceCount"), handle, ctypes.byref(most))
+        get = self._fn("nvmlDeviceGetMigDeviceHandleByIndex")
+        out = []
+        for index in range(most.value):
+            mig = ctypes.c_void_p()
+            ret = get(handle, ctypes.c_uint(index), ctypes.byref(mig))
+            if ret == NVML_ERROR_NOT_FOUND:
+                continue
+            if ret != NVML_SUCCESS:
+                raise NVMLError(ret, self._error_text(ret))
+            out.append((self.uuid(mig), self.memory_total(mig)))
+        return out
 
 
 # -- running nvidia-smi --------------------------------------------------------------------
@@ -440,6 +459,7 @@ def resolve_visible(value: str | None, gpus: Sequence[Mapping[str, Any]], order:
         "unresolved": [],
         "note": None,
         "device_order": order,
+        "mig": {},  # MIG instance entry -> the index of its GPU
     }
     indices = [g["index"] for g in gpus]
     if value is None:
@@ -465,9 +485,22 @@ def resolve_visible(value: str | None, gpus: Sequence[Mapping[str, Any]], order:
             if rest.upper().startswith("GPU-"):  # pre-R470 form MIG-GPU-<uuid>/<gi>/<ci>
                 parent = rest.split("/")[0].upper()
                 target = next((g["index"] for g in gpus if (g.get("uuid") or "").upper() == parent), None)
+            else:  # MIG-<uuid of the instance>: NVML listed the instances of each GPU in MIG mode
+                target = next(
+                    (
+                        g["index"]
+                        for g in gpus
+                        for m in g.get("mig_devices") or []
+                        if (m.get("uuid") or "").upper() == key
+                    ),
+                    None,
+                )
             if target is None:
                 out["unresolved"].append(entry)
                 continue
+            out["mig"][entry] = target
+            if target in chosen:
+                continue  # another instance on the same GPU: the GPU is not listed twice
         elif key.startswith("GPU-") or re.fullmatch(r"[0-9A-F]{8}-[0-9A-F-]*", key):
             prefix = key if key.startswith("GPU-") else "GPU-" + key
             matches = [g["index"] for g in gpus if (g.get("uuid") or "").upper().startswith(prefix)]
@@ -520,8 +553,18 @@ def visible_devices_text(vis: Mapping[str, Any]) -> str | None:
             )
         return f"CUDA_VISIBLE_DEVICES={env!r}: not checked (no list of GPUs to check it against)"
     text = f"CUDA_VISIBLE_DEVICES={env!r}: {len(visible)} of {len(visible) + len(hidden)} GPU(s) visible"
+    on_mig = set((vis.get("mig") or {}).values())
     if visible:
-        text += " (" + ", ".join(f"GPU {index} as cuda:{n}" for n, index in enumerate(visible)) + ")"
+        text += (
+            " ("
+            + ", ".join(
+                f"{'a MIG instance of ' if index in on_mig else ''}GPU {index} as cuda:{n}"
+                for n, index in enumerate(visible)
+            )
+            + ")"
+        )
+    if vis.get("unresolved"):
+        text += f"; {', '.join(repr(x) for x in vis['unresolved'])} not matched to a GPU"
     if vis.get("stopped_at") is not None:
         text += f"; CUDA stops reading at {vis['stopped_at']!r}"
         if vis.get("ignored"):
@@ -597,6 +640,15 @@ def _read_nvml(layer: Any) -> dict[str, Any]:
                     gpu[field] = {0: "disabled", 1: "enabled"}.get(int(value[0]))
                 else:
                     gpu[field] = value
+            if gpu["mig_mode"] == "enabled" and hasattr(layer, "mig_devices"):
+                # their UUIDs are what CUDA_VISIBLE_DEVICES names on MIG GPUs (Slurm, Kubernetes)
+                try:
+                    gpu["mig_devices"] = [
+                        {"uuid": uuid, "memory_total_mib": int(mem) // (1024 * 1024)}
+                        for uuid, mem in layer.mig_devices(handle)
+                    ]
+                except Exception as exc:
+                    gpu["errors"]["mig_devices"] = _err(exc)
         return out
     finally:
         with contextlib.suppress(Exception):

@@ -14,9 +14,10 @@
  *     cuda=11040                    nvmlSystemGetCudaDriverVersion(_v2)
  *     gpu=NAME;UUID;MAJOR;MINOR;BYTES;MIG    MIG: -1 not supported, 0 disabled, 1 enabled
  *     fail=INDEX;FIELD;CODE         FIELD: name uuid cc memory mig handle
+ *     migdev=GPU;SLOT;UUID;BYTES    a MIG device (compute instance) in slot SLOT (0..6) of GPU
  * Each call's name is appended to the file named in FAKE_NVML_LOG, when set.
  * Built with -DOLD_NVML it is a pre-R450 driver's library: no _v2 entry points, no
- * nvmlDeviceGetCudaComputeCapability, no nvmlDeviceGetMigMode.
+ * nvmlDeviceGetCudaComputeCapability, no MIG calls.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,20 +31,23 @@ typedef struct {
 } nvmlMemory_t;
 
 enum {
-    SUCCESS = 0, UNINITIALIZED = 1, INVALID_ARGUMENT = 2, NOT_SUPPORTED = 3,
+    SUCCESS = 0, UNINITIALIZED = 1, INVALID_ARGUMENT = 2, NOT_SUPPORTED = 3, NOT_FOUND = 6,
     INSUFFICIENT_SIZE = 7, UNKNOWN = 999
 };
 
 #define MAX_GPUS 16
+#define MIG_SLOTS 7 /* nvmlDeviceGetMaxMigDeviceCount on an A100/H100 */
 struct fake_device {
     char name[128], uuid[128];
     int major, minor, mig;
     unsigned long long memory;
     int fail_name, fail_uuid, fail_cc, fail_memory, fail_mig, fail_handle;
+    int parent, slot; /* MIG devices: their GPU's index and slot; GPUs: -1 */
 };
 
-static struct fake_device *devices; /* heap: handles are full 64-bit pointers */
-static unsigned int count;
+/* heap: handles are full 64-bit pointers; MIG devices follow the GPUs in the same array */
+static struct fake_device *devices;
+static unsigned int count, mig_count;
 static int init_code, hang_seconds, initialized;
 static long long cuda_version = 12040;
 static char driver[80] = "550.54.15";
@@ -75,6 +79,23 @@ static void parse_gpu(char *spec) {
     d->minor = field[3] ? atoi(field[3]) : 0;
     d->memory = field[4] ? strtoull(field[4], NULL, 10) : 0;
     d->mig = field[5] ? atoi(field[5]) : -1;
+    d->parent = -1;
+}
+
+static void parse_migdev(char *spec) {
+    int parent, slot;
+    char uuid[128];
+    unsigned long long bytes;
+    struct fake_device *d;
+    if (mig_count >= MAX_GPUS) return;
+    if (sscanf(spec, "%d;%d;%127[^;];%llu", &parent, &slot, uuid, &bytes) != 4) return;
+    d = &devices[MAX_GPUS + mig_count++];
+    d->parent = parent;
+    d->slot = slot;
+    d->mig = -1;
+    d->memory = bytes;
+    snprintf(d->uuid, sizeof d->uuid, "%s", uuid);
+    snprintf(d->name, sizeof d->name, "MIG device");
 }
 
 static void parse_fail(char *spec) {
@@ -96,13 +117,13 @@ static void load_config(void) {
     const char *path = getenv("FAKE_NVML_CONFIG");
     char line[512];
     FILE *f;
-    count = 0; /* every init starts from the defaults, then reads the file */
+    count = mig_count = 0; /* every init starts from the defaults, then reads the file */
     init_code = SUCCESS;
     hang_seconds = 0;
     cuda_version = 12040;
     snprintf(driver, sizeof driver, "%s", "550.54.15");
-    if (!devices) devices = calloc(MAX_GPUS, sizeof *devices);
-    else memset(devices, 0, MAX_GPUS * sizeof *devices);
+    if (!devices) devices = calloc(2 * MAX_GPUS, sizeof *devices);
+    else memset(devices, 0, 2 * MAX_GPUS * sizeof *devices);
     if (!path || !(f = fopen(path, "r"))) return;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
@@ -112,12 +133,14 @@ static void load_config(void) {
         else if (!strncmp(line, "cuda=", 5)) cuda_version = atoll(line + 5);
         else if (!strncmp(line, "gpu=", 4)) parse_gpu(line + 4);
         else if (!strncmp(line, "fail=", 5)) parse_fail(line + 5);
+        else if (!strncmp(line, "migdev=", 7)) parse_migdev(line + 7);
     }
     fclose(f);
 }
 
 static int valid(nvmlDevice_t d) {
-    return devices && d >= devices && d < devices + count && ((char *)d - (char *)devices) % sizeof *devices == 0;
+    if (!devices || d < devices || ((char *)d - (char *)devices) % sizeof *devices) return 0;
+    return d < devices + count || (d >= devices + MAX_GPUS && d < devices + MAX_GPUS + mig_count);
 }
 
 static nvmlReturn_t copy_string(const char *value, char *buf, unsigned int length) {
@@ -154,6 +177,7 @@ const char *nvmlErrorString(nvmlReturn_t code) {
     case UNINITIALIZED: return "Uninitialized";
     case INVALID_ARGUMENT: return "Invalid Argument";
     case NOT_SUPPORTED: return "Not Supported";
+    case NOT_FOUND: return "Not Found";
     case INSUFFICIENT_SIZE: return "Insufficient Size";
     case 9: return "Driver Not Loaded";
     case 15: return "GPU is lost";
@@ -266,5 +290,30 @@ nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *current, unsigne
     *current = (unsigned int)d->mig;
     *pending = (unsigned int)d->mig;
     return SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t d, unsigned int *n) {
+    log_call("nvmlDeviceGetMaxMigDeviceCount");
+    NEEDS_DEVICE(d);
+    if (!n) return INVALID_ARGUMENT;
+    if (d->parent >= 0 || d->mig < 0) return NOT_SUPPORTED;
+    *n = MIG_SLOTS;
+    return SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t d, unsigned int index, nvmlDevice_t *mig) {
+    unsigned int i;
+    log_call("nvmlDeviceGetMigDeviceHandleByIndex");
+    NEEDS_DEVICE(d);
+    if (!mig || index >= MIG_SLOTS || d->parent >= 0) return INVALID_ARGUMENT;
+    if (d->mig != 1) return NOT_SUPPORTED;
+    for (i = 0; i < mig_count; i++) {
+        struct fake_device *m = &devices[MAX_GPUS + i];
+        if (m->parent == (int)(d - devices) && m->slot == (int)index) {
+            *mig = m;
+            return SUCCESS;
+        }
+    }
+    return NOT_FOUND; /* an empty slot */
 }
 #endif

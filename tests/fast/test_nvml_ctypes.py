@@ -24,7 +24,7 @@ import pytest
 from fakes import FakeEnv, build_stand_in, check_json_with, fake_env_vars
 
 from tvwizard import gpu as gpumod
-from tvwizard.gpu import CtypesNVML, NVMLError, collect_gpus
+from tvwizard.gpu import CtypesNVML, NVMLError, collect_gpus, visible_devices_text
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or shutil.which("gcc") is None,
@@ -131,6 +131,31 @@ def test_collect_gpus_through_the_library(libs: Libs, monkeypatch, tmp_path: Pat
     seen = calls(log)
     assert seen[0] == "nvmlInit_v2" and seen[-1] == "nvmlShutdown"
     assert "nvmlDeviceGetCount_v2" in seen and "nvmlDeviceGetHandleByIndex_v2" in seen
+
+
+MIG_A = "MIG-4b9e6a0c-1f7d-5a3e-8c2b-0d1e2f3a4b5c"
+MIG_B = "MIG-9c8d7e6f-5a4b-5c3d-9e2f-1a0b9c8d7e6f"
+
+
+def test_mig_instances_map_cuda_visible_devices_to_their_gpu(libs: Libs, monkeypatch, tmp_path: Path) -> None:
+    """CUDA_VISIBLE_DEVICES=MIG-<uuid> (what Slurm and Kubernetes set on MIG GPUs) names an
+    instance NVML lists under its GPU; slots can be sparse (slot 0 empty here)."""
+    config = (V100, A100_MIG, f"migdev=1;2;{MIG_A};10737418240", f"migdev=1;5;{MIG_B};21474836480")
+    log = configure(monkeypatch, tmp_path, "driver=535.104.05", "cuda=12020", *config)
+    got = collect_gpus(nvml=CtypesNVML(str(libs.new)), env={**NO_SMI, "CUDA_VISIBLE_DEVICES": MIG_B}, smi_dirs=())
+    v100, a100 = got["gpus"]
+    assert a100["mig_devices"] == [
+        {"uuid": MIG_A, "memory_total_mib": 10240},
+        {"uuid": MIG_B, "memory_total_mib": 20480},
+    ]
+    assert "mig_devices" not in v100 and a100["errors"] == {}
+    assert (a100["visible"], a100["cuda_index"], v100["visible"]) == (True, 0, False)
+    vis = got["visible_devices"]
+    assert vis["mig"] == {MIG_B: 1} and vis["unresolved"] == []
+    assert visible_devices_text(vis) == (
+        f"CUDA_VISIBLE_DEVICES='{MIG_B}': 1 of 2 GPU(s) visible (a MIG instance of GPU 1 as cuda:0)"
+    )
+    assert calls(log).count("nvmlDeviceGetMigDeviceHandleByIndex") == 7  # every slot asked once
 
 
 def test_old_driver_library_uses_the_old_entry_points(libs: Libs, monkeypatch, tmp_path: Path) -> None:

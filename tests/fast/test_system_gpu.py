@@ -411,6 +411,35 @@ def test_resolve_visible_details() -> None:
     assert resolve_visible("0,0", GPUS)["note"].startswith("duplicate")
 
 
+MIG_1 = "MIG-11111111-aaaa-5bbb-8ccc-000000000001"
+MIG_2 = "MIG-22222222-aaaa-5bbb-8ccc-000000000002"
+MIG_GPUS = [
+    {"index": 0, "uuid": UUID_A},
+    {"index": 1, "uuid": UUID_B, "mig_devices": [{"uuid": MIG_1}, {"uuid": MIG_2}]},
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "visible", "mig", "unresolved"),
+    [
+        (MIG_1, [1], {MIG_1: 1}, []),
+        (MIG_1.lower(), [1], {MIG_1.lower(): 1}, []),
+        (f"{MIG_1},{MIG_2}", [1], {MIG_1: 1, MIG_2: 1}, []),  # two instances of one GPU: not a duplicate
+        (f"0,{MIG_2}", [0, 1], {MIG_2: 1}, []),
+        ("MIG-33333333-aaaa-5bbb-8ccc-000000000003", None, {}, ["MIG-33333333-aaaa-5bbb-8ccc-000000000003"]),
+        (
+            f"MIG-33333333-aaaa-5bbb-8ccc-000000000003,{MIG_1}",
+            [1],
+            {MIG_1: 1},
+            ["MIG-33333333-aaaa-5bbb-8ccc-000000000003"],
+        ),
+    ],
+)
+def test_resolve_visible_mig_instances(value: str, visible: list[int] | None, mig: dict, unresolved: list) -> None:
+    vis = resolve_visible(value, MIG_GPUS)
+    assert (vis["visible"], vis["mig"], vis["unresolved"]) == (visible, mig, unresolved), vis
+
+
 @pytest.mark.parametrize(
     ("value", "gpus", "text"),
     [
@@ -430,6 +459,13 @@ def test_resolve_visible_details() -> None:
             "not map those to their GPU, so which GPUs CUDA sees is not checked",
         ),
         ("0", [], "CUDA_VISIBLE_DEVICES='0': not checked (no list of GPUs to check it against)"),
+        (
+            f"0,{MIG_2},MIG-33333333-aaaa-5bbb-8ccc-000000000003",
+            MIG_GPUS,
+            f"CUDA_VISIBLE_DEVICES='0,{MIG_2},MIG-33333333-aaaa-5bbb-8ccc-000000000003': 2 of 2 GPU(s) visible "
+            "(GPU 0 as cuda:0, a MIG instance of GPU 1 as cuda:1); 'MIG-33333333-aaaa-5bbb-8ccc-000000000003' "
+            "not matched to a GPU",
+        ),
     ],
 )
 def test_visible_devices_text(value: str | None, gpus: list, text: str | None) -> None:

@@ -88,7 +88,9 @@ def _print_gpu_details(report, console) -> None:
             f"GPU {g['index']}: {g['name'] or '?'}",
             f"compute capability {g['capability'] or '?'}",
             g["memory"],
-            f"MIG {g['mig']}" if g["mig"] else None,
+            (f"MIG {g['mig']}" + (f" ({g['mig_instances']} instance(s))" if g["mig_instances"] is not None else ""))
+            if g["mig"]
+            else None,
             {True: f"cuda:{g['cuda_index']}", False: "hidden by CUDA_VISIBLE_DEVICES"}.get(g["visible"]),
         ]
         console.print("    " + escape(", ".join(b for b in bits if b)), highlight=False)

@@ -265,6 +265,7 @@ def _gpu(report: Mapping[str, Any]) -> dict[str, Any]:
                 "capability": _str(cap),
                 "memory": _gib(mib) if mib is not None else _str(_first(g.get("memory"), g.get("memory_total"))),
                 "mig": _str(g.get("mig_mode")),
+                "mig_instances": len(_list(g.get("mig_devices"))) if "mig_devices" in g else None,
                 "visible": g.get("visible"),
                 "cuda_index": g.get("cuda_index"),
                 "errors": {str(k): str(v) for k, v in _dict(g.get("errors")).items()},
