@@ -472,71 +472,60 @@ def resolve_visible(value: str | None, gpus: Sequence[Mapping[str, Any]], order:
     chosen: list[int] = []
     seen: set[str] = set()
     for pos, entry in enumerate(entries):
-        key = entry.upper()
-        if key in seen:
+        if entry.upper() in seen:
             out["note"] = f"duplicate entry {entry!r}: CUDA then sees no GPU"
-            chosen = []
-            out["unresolved"] = []
+            chosen, out["unresolved"] = [], []
             break
-        seen.add(key)
-        target: int | None = None
-        if key.startswith("MIG-"):
-            rest = entry[4:]
-            if rest.upper().startswith("GPU-"):  # pre-R470 form MIG-GPU-<uuid>/<gi>/<ci>
-                parent = rest.split("/")[0].upper()
-                target = next((g["index"] for g in gpus if (g.get("uuid") or "").upper() == parent), None)
-            else:  # MIG-<uuid of the instance>: NVML listed the instances of each GPU in MIG mode
-                target = next(
-                    (
-                        g["index"]
-                        for g in gpus
-                        for m in g.get("mig_devices") or []
-                        if (m.get("uuid") or "").upper() == key
-                    ),
-                    None,
-                )
-            if target is None:
-                out["unresolved"].append(entry)
-                continue
-            out["mig"][entry] = target
-            if target in chosen:
+        seen.add(entry.upper())
+        kind, found = _visible_entry(entry, gpus)
+        if kind == "stop":  # CUDA stops reading the list here
+            out.update(stopped_at=entry, note=found, ignored=entries[pos + 1 :])
+            break
+        if kind == "unresolved":
+            out["unresolved"].append(entry)
+            continue
+        if kind == "mig":
+            out["mig"][entry] = found
+            if found in chosen:
                 continue  # another instance on the same GPU: the GPU is not listed twice
-        elif key.startswith("GPU-") or re.fullmatch(r"[0-9A-F]{8}-[0-9A-F-]*", key):
-            prefix = key if key.startswith("GPU-") else "GPU-" + key
-            matches = [g["index"] for g in gpus if (g.get("uuid") or "").upper().startswith(prefix)]
-            if len(matches) != 1:
-                out["stopped_at"] = entry
-                out["note"] = "UUID matches no GPU" if not matches else "UUID prefix is ambiguous"
-                out["ignored"] = entries[pos + 1 :]
-                break
-            target = matches[0]
-        else:
-            n = _strtoul(entry)
-            if n < 0:
-                out["stopped_at"] = entry
-                out["note"] = f"{entry!r} is negative or not a number: CUDA stops reading here"
-                out["ignored"] = entries[pos + 1 :]
-                break
-            if gpus and n not in indices:
-                out["stopped_at"] = entry
-                out["note"] = f"index {n} is out of range ({len(gpus)} GPU(s))"
-                out["ignored"] = entries[pos + 1 :]
-                break
-            if not gpus:
-                out["unresolved"].append(entry)
-                continue
-            target = n
-        if target in chosen:
+        if found in chosen:
             out["note"] = f"entry {entry!r} names a GPU already listed: CUDA then sees no GPU"
-            chosen = []
-            out["unresolved"] = []
+            chosen, out["unresolved"] = [], []
             break
-        chosen.append(target)
+        chosen.append(found)
     if out["unresolved"] and not chosen:
         return out  # cannot tell which GPUs the MIG ids belong to
     out["visible"] = chosen
     out["hidden"] = [i for i in indices if i not in chosen]
     return out
+
+
+def _visible_entry(entry: str, gpus: Sequence[Mapping[str, Any]]) -> tuple[str, Any]:
+    """One ``CUDA_VISIBLE_DEVICES`` entry: ("gpu", index), ("mig", its GPU's index),
+    ("unresolved", None) or ("stop", why CUDA stops reading there)."""
+    key = entry.upper()
+    if key.startswith("MIG-"):
+        if key[4:].startswith("GPU-"):  # pre-R470 form MIG-GPU-<uuid>/<gi>/<ci>
+            parent = key[4:].split("/")[0]
+            target = next((g["index"] for g in gpus if (g.get("uuid") or "").upper() == parent), None)
+        else:  # MIG-<uuid of the instance>: NVML listed the instances of each GPU in MIG mode
+            mig = ((g["index"], (m.get("uuid") or "").upper()) for g in gpus for m in g.get("mig_devices") or [])
+            target = next((index for index, uuid in mig if uuid == key), None)
+        return ("unresolved", None) if target is None else ("mig", target)
+    if key.startswith("GPU-") or re.fullmatch(r"[0-9A-F]{8}-[0-9A-F-]*", key):
+        prefix = key if key.startswith("GPU-") else "GPU-" + key
+        matches = [g["index"] for g in gpus if (g.get("uuid") or "").upper().startswith(prefix)]
+        if len(matches) != 1:
+            return "stop", "UUID matches no GPU" if not matches else "UUID prefix is ambiguous"
+        return "gpu", matches[0]
+    n = _strtoul(entry)
+    if n < 0:
+        return "stop", f"{entry!r} is negative or not a number: CUDA stops reading here"
+    if not gpus:
+        return "unresolved", None  # no driver: nothing to check the index against
+    if n not in [g["index"] for g in gpus]:
+        return "stop", f"index {n} is out of range ({len(gpus)} GPU(s))"
+    return "gpu", n
 
 
 def visible_devices_text(vis: Mapping[str, Any]) -> str | None:
