@@ -70,6 +70,8 @@ the methods of :class:`CtypesNVML` (``init``, ``shutdown``, ``driver_version``,
         "note": str | None,            # "empty", "duplicate", "-1", "out of range", …
         "device_order": str | None,    # CUDA_DEVICE_ORDER; unset = FASTEST_FIRST, whose
                                        # ordinals may differ from the PCI-order indices above
+        "order_caveat": bool,          # they may here: the GPUs differ and the order is not PCI
+        "mig": {entry: index},         # MIG instance entries and their GPU
       },
       "linux": {                       # Linux only (None elsewhere): the kernel side
         "kernel_module": "535.104.05" | None,   # /proc/driver/nvidia/version
@@ -460,10 +462,17 @@ def resolve_visible(value: str | None, gpus: Sequence[Mapping[str, Any]], order:
         "note": None,
         "device_order": order,
         "mig": {},  # MIG instance entry -> the index of its GPU
+        "order_caveat": False,
     }
+    # CUDA numbers GPUs fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID; NVML (and so these
+    # indices) go by PCI bus.  Same models tie and keep PCI order; mixed ones may not, and then
+    # CUDA's numbers (numeric entries, cuda:N of several visible GPUs) may not be these.
+    mixed = (order or "").strip().upper() != "PCI_BUS_ID" and len(
+        {(g.get("name"), g.get("compute_capability")) for g in gpus}
+    ) > 1
     indices = [g["index"] for g in gpus]
     if value is None:
-        out["visible"], out["hidden"] = list(indices), []
+        out["visible"], out["hidden"], out["order_caveat"] = list(indices), [], mixed
         return out
     if not value.strip():
         out["visible"], out["hidden"], out["note"] = [], list(indices), "empty: no GPU visible"
@@ -495,9 +504,16 @@ def resolve_visible(value: str | None, gpus: Sequence[Mapping[str, Any]], order:
         chosen.append(found)
     if out["unresolved"] and not chosen:
         return out  # cannot tell which GPUs the MIG ids belong to
+    by_number = any(not _names_by_uuid(e) for e in entries[: len(seen)])  # the entries CUDA read
+    out["order_caveat"] = mixed and (len(chosen) > 1 or by_number)
     out["visible"] = chosen
     out["hidden"] = [i for i in indices if i not in chosen]
     return out
+
+
+def _names_by_uuid(entry: str) -> bool:
+    key = entry.upper()
+    return key.startswith(("MIG-", "GPU-")) or re.fullmatch(r"[0-9A-F]{8}-[0-9A-F-]*", key) is not None
 
 
 def _visible_entry(entry: str, gpus: Sequence[Mapping[str, Any]]) -> tuple[str, Any]:
@@ -512,7 +528,7 @@ def _visible_entry(entry: str, gpus: Sequence[Mapping[str, Any]]) -> tuple[str, 
             mig = ((g["index"], (m.get("uuid") or "").upper()) for g in gpus for m in g.get("mig_devices") or [])
             target = next((index for index, uuid in mig if uuid == key), None)
         return ("unresolved", None) if target is None else ("mig", target)
-    if key.startswith("GPU-") or re.fullmatch(r"[0-9A-F]{8}-[0-9A-F-]*", key):
+    if _names_by_uuid(entry):
         prefix = key if key.startswith("GPU-") else "GPU-" + key
         matches = [g["index"] for g in gpus if (g.get("uuid") or "").upper().startswith(prefix)]
         if len(matches) != 1:
@@ -528,10 +544,18 @@ def _visible_entry(entry: str, gpus: Sequence[Mapping[str, Any]]) -> tuple[str, 
     return "gpu", n
 
 
+_ORDER_CAVEAT = (
+    "these GPUs differ and CUDA_DEVICE_ORDER is not PCI_BUS_ID, so CUDA numbers them fastest first: "
+    "its cuda:N and the numbers in CUDA_VISIBLE_DEVICES may not follow the PCI order shown here"
+)
+
+
 def visible_devices_text(vis: Mapping[str, Any]) -> str | None:
-    """What ``CUDA_VISIBLE_DEVICES`` does to the GPUs, in one sentence (None: it is unset)."""
-    if not vis or not vis.get("set"):
+    """What ``CUDA_VISIBLE_DEVICES`` does to the GPUs, in one sentence (None: nothing to say)."""
+    if not vis:
         return None
+    if not vis.get("set"):
+        return _ORDER_CAVEAT[0].upper() + _ORDER_CAVEAT[1:] if vis.get("order_caveat") else None
     env = vis.get("env")
     visible, hidden = vis.get("visible"), vis.get("hidden") or []
     if visible is None:
@@ -562,6 +586,8 @@ def visible_devices_text(vis: Mapping[str, Any]) -> str | None:
             text += f": {vis['note']}"
     elif vis.get("note"):
         text += f" ({vis['note']})"
+    if vis.get("order_caveat"):
+        text += f"; {_ORDER_CAVEAT}"
     return text
 
 
@@ -570,7 +596,7 @@ def _apply_visible(gpus: list[dict[str, Any]], vis: dict[str, Any]) -> None:
     for gpu in gpus:
         if visible is None:
             gpu["visible"], gpu["cuda_index"] = None, None
-        elif gpu["index"] in visible:
+        elif gpu["index"] in visible:  # read in PCI order: see visible_devices["order_caveat"]
             gpu["visible"], gpu["cuda_index"] = True, visible.index(gpu["index"])
         else:
             gpu["visible"], gpu["cuda_index"] = (None if vis.get("unresolved") else False), None

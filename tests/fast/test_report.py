@@ -713,7 +713,8 @@ def test_facts_of_collect_gpus_output(tmp_path: Path) -> None:
     text = render_markdown(report)
     assert "Driver `550.54.15`, driver supports CUDA up to `12.4` (read with nvml); the loaded kernel module is" in text
     assert "| 1 | NVIDIA GeForce RTX 4090 | 8.9 | 24.0 GiB | — | no (CUDA_VISIBLE_DEVICES) |" in text
-    assert "CUDA_VISIBLE_DEVICES='0': 1 of 2 GPU(s) visible (GPU 0 as cuda:0)." in text
+    # an A100 and a 4090, CUDA_DEVICE_ORDER unset: CUDA may number them otherwise than NVML
+    assert "CUDA_VISIBLE_DEVICES='0': 1 of 2 GPU(s) visible (GPU 0 as cuda:0); these GPUs differ" in text
     assert "Device nodes: /dev/nvidia-uvm missing" in text
 
 

@@ -475,6 +475,36 @@ def test_visible_devices_text(value: str | None, gpus: list, text: str | None) -
     assert visible_devices_text(resolve_visible(value, gpus)) == text
 
 
+MIXED = [
+    {"index": 0, "uuid": UUID_A, "name": "NVIDIA GeForce RTX 3060", "compute_capability": "8.6"},
+    {"index": 1, "uuid": UUID_B, "name": "NVIDIA GeForce RTX 4090", "compute_capability": "8.9"},
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "gpus", "order", "caveat"),
+    [
+        (None, MIXED, None, True),  # every GPU visible: CUDA puts the 4090 first, NVML the 3060
+        ("1", MIXED, None, True),  # "1" is CUDA's second-fastest, not NVML's GPU 1
+        ("1", MIXED, "FASTEST_FIRST", True),
+        ("1", MIXED, "PCI_BUS_ID", False),
+        ("1", MIXED, " pci_bus_id ", False),
+        ("GPU-bbbbbbbb", MIXED, None, False),  # one GPU by UUID: it is cuda:0 whatever the order
+        ("GPU-bbbbbbbb,GPU-aaaaaaaa", MIXED, None, True),  # two: their cuda:N follow CUDA's order
+        (None, GPUS, None, False),  # the same model: ties keep PCI order
+        ("1,0", [{**g, "name": "NVIDIA H100"} for g in GPUS], None, False),
+    ],
+)
+def test_device_order_caveat(value: str | None, gpus: list, order: str | None, caveat: bool) -> None:
+    """NVML numbers GPUs by PCI bus, CUDA fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID."""
+    from tvwizard.gpu import visible_devices_text
+
+    vis = resolve_visible(value, gpus, order)
+    assert vis["order_caveat"] is caveat
+    text = visible_devices_text(vis) or ""
+    assert ("CUDA numbers them fastest first" in text) is caveat
+
+
 # -- collect_system --------------------------------------------------------------------------
 
 
