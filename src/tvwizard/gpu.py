@@ -505,7 +505,7 @@ def resolve_visible(value: str | None, gpus: Sequence[Mapping[str, Any]], order:
     if out["unresolved"] and not chosen:
         return out  # cannot tell which GPUs the MIG ids belong to
     by_number = any(not _names_by_uuid(e) for e in entries[: len(seen)])  # the entries CUDA read
-    out["order_caveat"] = mixed and (len(chosen) > 1 or by_number)
+    out["order_caveat"] = mixed and bool(chosen) and (len(chosen) > 1 or by_number)
     out["visible"] = chosen
     out["hidden"] = [i for i in indices if i not in chosen]
     return out

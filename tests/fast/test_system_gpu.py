@@ -493,6 +493,7 @@ MIXED = [
         ("GPU-bbbbbbbb,GPU-aaaaaaaa", MIXED, None, True),  # two: their cuda:N follow CUDA's order
         (None, GPUS, None, False),  # the same model: ties keep PCI order
         ("1,0", [{**g, "name": "NVIDIA H100"} for g in GPUS], None, False),
+        ("1,1", MIXED, None, False),  # a repeated entry: CUDA sees no GPU, so nothing to number
     ],
 )
 def test_device_order_caveat(value: str | None, gpus: list, order: str | None, caveat: bool) -> None:
