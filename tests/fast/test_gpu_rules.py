@@ -456,6 +456,29 @@ def test_gpu_present_but_unavailable_gives_the_reason() -> None:
     assert any("Error 804" in e.detail for e in f.evidence)
 
 
+def test_a_libcuda_without_the_runtimes_functions_is_named_with_where_it_loads_from() -> None:
+    """Error 500 (named symbol not found): torch 2.14.1's words against a libcuda that lacks an entry
+    point (the stand-in libcuda gives it for real); the finding says which libcuda.so.1 loaded."""
+    warning = (
+        "CUDA initialization: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before "
+        "calling NumCudaDevices() that might have already set an error? Error 500: named symbol not found "
+        "(Triggered internally at /__w/pytorch/pytorch/c10/cuda/CUDAFunctions.cpp:119.)"
+    )
+    facts = gpu_facts(FakeNVML(driver="580.95.05", cuda=13000, devices=[A100]))
+    ev = make_ev(gpu=facts, live_run=live(cuda_step(False, warning=warning)))
+    needed = [
+        {"name": "libc10.so", "found": True, "path": "/envs/ml/torch/lib/libc10.so", "via": "rpath"},
+        {"name": "libcuda.so.1", "found": True, "path": "/opt/old-driver/libcuda.so.1", "via": "ld_library_path"},
+    ]
+    native = {"packages": {"torch": {"files": [{"file": "torch/lib/libtorch_cuda.so", "needed": needed}]}}}
+    ev.probes["native"] = ProbeRun("native", "native", RunStatus.OK, data=native)
+    f = by_id(diagnose(ev), "cuda-unavailable")
+    assert "lacks a function torch's CUDA runtime needs" in f.title
+    assert f.fixes[0].id == "use-drivers-libcuda"
+    loader = [e.detail for e in f.evidence if (e.probe, e.fact) == ("native", "loader")]
+    assert loader == ["libcuda.so.1 loads from /opt/old-driver/libcuda.so.1 (found through LD_LIBRARY_PATH)"]
+
+
 # torch 2.14.1+cu130's own words, recorded with the stand-in libcuda (tests/fakedriver/fake_cuda.c)
 UNKNOWN_ERROR = (
     "CUDA initialization: CUDA unknown error - this may be due to an incorrectly set up environment, e.g. "

@@ -112,6 +112,7 @@ def test_driver_470_under_a_cuda_13_torch(driver: Path, tmp_path: Path) -> None:
         (804, "Error 804: forward compatibility was attempted on non supported HW", "remove-cuda-compat"),
         (34, "Error 34: CUDA driver is a stub library", "remove-cuda-stubs"),
         (46, "Error 46: CUDA-capable device(s) is/are busy or unavailable", "free-busy-gpu"),
+        (500, "Error 500: named symbol not found", "use-drivers-libcuda"),
     ],
 )
 def test_cuda_fails_to_start_on_a_gpu_machine(driver: Path, tmp_path: Path, init: int, torch_says: str, fix: str):
@@ -126,6 +127,9 @@ def test_cuda_fails_to_start_on_a_gpu_machine(driver: Path, tmp_path: Path, init
     assert summary.startswith("built for CUDA 13.0, not available: ") and "Triggered internally" not in summary
     assert any(e["detail"].startswith("kernel module ") for e in f["evidence"]) or init not in (999, 3)
     assert f["fixes"][0]["id"] == fix, f["title"]
+    if init in (500, 34, 804):  # a wrong libcuda: the finding says which one loaded (the stand-in's)
+        loader = [e["detail"] for e in f["evidence"] if e["fact"] == "loader"]
+        assert loader and loader[0].startswith("libcuda.so.1 loads from ") and "LD_LIBRARY_PATH" in loader[0]
     assert not {"driver-too-old", "gpu-driver-missing", "gpu-arch-unsupported"} & {x["id"] for x in data["findings"]}
     assert code == 1
 

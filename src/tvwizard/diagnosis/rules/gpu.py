@@ -865,6 +865,16 @@ _REASONS: tuple[tuple[str, str, str, str, str], ...] = (
         "CUDA needs some memory for its context on every visible GPU.",
     ),
     (
+        "Error 500",
+        "the libcuda.so.1 this process loads lacks a function torch's CUDA runtime needs: it comes from an older "
+        "driver than this build expects, or is not the driver's own (a copy on LD_LIBRARY_PATH, an old WSL or "
+        "Docker Desktop libcuda)",
+        "use-drivers-libcuda",
+        "Load the driver's own libcuda.so.1: take other copies out of LD_LIBRARY_PATH; on WSL or Docker Desktop, "
+        "update the Windows NVIDIA driver and Docker Desktop",
+        "The CUDA runtime looks up the driver's functions by name; a libcuda from another or older driver lacks some.",
+    ),
+    (
         "Error 100",
         "CUDA sees no device",
         "check-visible-devices",
@@ -879,6 +889,35 @@ _REASONS: tuple[tuple[str, str, str, str, str], ...] = (
         "An invalid ordinal hides every GPU.",
     ),
 )
+
+
+# torch's errors that come from loading the wrong libcuda.so.1: the finding shows which one loaded
+_WRONG_LIBCUDA = ("Error 500", "Error 34", "Error 804", "Error 803")
+
+
+_VIA = {
+    "ld_library_path": "found through LD_LIBRARY_PATH",
+    "preload": "forced by LD_PRELOAD",
+    "rpath": "found through an RPATH",
+    "runpath": "found through a RUNPATH",
+    "ld.so.cache": "the ld.so cache's",
+    "default": "found in a system folder",
+    "loaded": "already loaded",
+}
+
+
+def _libcuda_seen(ev: Evidence) -> str | None:
+    """Which libcuda.so.1 torch's libraries resolve to, and how (the native probe's loader model)."""
+    packages = ev.data("native").get("packages") or {}
+    for package in ("torch", "torchvision"):
+        for f in (packages.get(package) or {}).get("files") or []:
+            for need in f.get("needed") or [] if isinstance(f, dict) else []:
+                if isinstance(need, dict) and str(need.get("name", "")).startswith("libcuda.so"):
+                    if not need.get("found"):
+                        return f"{need['name']} is not found by the loader"
+                    via = _VIA.get(str(need.get("via")), str(need.get("via") or "?"))
+                    return f"{need['name']} loads from {need.get('path')} ({via})"
+    return None
 
 
 # What torch says for the two start-up failures that do not name a cause (c10/cuda
@@ -1025,6 +1064,8 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
             if pattern.lower() in haystack:
                 reason = meaning
                 fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
+                if pattern in _WRONG_LIBCUDA and (seen := _libcuda_seen(ev)):
+                    evidence.append(Ev("native", "loader", seen))
                 break
     generic = [g for g in _GENERIC_REASONS if any(text.lower() in haystack for text in g[0])]
     if reason is None and present and (generic or not texts):
