@@ -61,7 +61,13 @@ mkdir -p "$OUT_DIR"
 say() { printf '== %s\n' "$*"; }
 
 say "machine"
-nvidia-smi --query-gpu=index,name,driver_version,compute_cap,memory.total --format=csv,noheader 2>&1 | head -8 || true
+if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=index,name,driver_version,compute_cap,memory.total,mig.mode.current --format=csv,noheader 2>&1 | head -8
+    nvidia-smi -L 2>&1 | head -16  # GPU and MIG instance UUIDs, to compare with tvwizard's
+else
+    echo "no nvidia-smi on PATH"
+fi
+head -1 /proc/driver/nvidia/version 2>/dev/null || true
 command -v "$TARGET_PY" >/dev/null 2>&1 || { echo "no $TARGET_PY on PATH"; exit 2; }
 TARGET_PY="$(command -v "$TARGET_PY")"  # tvwizard --python wants a path, not a bare name
 "$TARGET_PY" -c 'import sys; print(sys.executable, sys.version.split()[0])'
@@ -119,6 +125,12 @@ except Exception as exc:
 g = r.get("system", {}).get("gpu", {})
 print(f"  gpu facts: state={g.get('state')} source={g.get('source')} driver={g.get('driver')} "
       f"cuda_driver={g.get('cuda_driver')} visible={g.get('visible_devices', {}).get('visible')}")
+try:  # tvwizard's own words for what CUDA_VISIBLE_DEVICES does (MIG instances, device order)
+    from tvwizard.gpu import visible_devices_text
+
+    print(f"  visibility: {visible_devices_text(g.get('visible_devices') or {})}")
+except Exception as exc:
+    print("  visibility: ?", exc)
 lx = g.get("linux") or {}
 print(f"  kernel side: module={lx.get('kernel_module')} nodes={lx.get('nodes')}")
 for a in g.get("attempts") or []:
@@ -126,7 +138,8 @@ for a in g.get("attempts") or []:
           f"{(a.get('error') or '')[:160]}")
 for x in g.get("gpus") or []:
     print(f"    [{x.get('index')}] {x.get('name')} cc={x.get('compute_capability')} "
-          f"mem={x.get('memory_total_mib')}MiB mig={x.get('mig_mode')} visible={x.get('visible')}")
+          f"mem={x.get('memory_total_mib')}MiB mig={x.get('mig_mode')} visible={x.get('visible')} "
+          f"mig_devices={len(x['mig_devices']) if 'mig_devices' in x else '-'} errors={x.get('errors') or {}}")
 live = next((p for p in r.get("probes", []) if p["name"] == "live"), {})
 steps = {s["name"]: s for s in live.get("steps", [])}
 imp = steps.get("import_torch", {}).get("data", {})
