@@ -38,8 +38,12 @@ class SessionOptions:
     static_nice: int = STATIC_NICE  # niceness added to the static probes (0: none)
 
 
-async def _host_facts(prefix: str) -> dict:
-    """System and GPU facts, gathered in a thread (psutil, NVML, nvidia-smi)."""
+async def _host_facts(prefix: str, env: dict[str, str] | None = None) -> dict:
+    """System and GPU facts, gathered in a thread (psutil, NVML, nvidia-smi).
+
+    ``env``: the environment the probes see.  What CUDA_VISIBLE_DEVICES hides is read from it,
+    not from ours: an env-var fix is proven by a session with the environment it describes.
+    """
 
     def collect() -> dict:
         out: dict = {}
@@ -52,7 +56,7 @@ async def _host_facts(prefix: str) -> dict:
         try:
             from tvwizard.gpu import collect_gpus
 
-            out["gpu"] = collect_gpus()
+            out["gpu"] = collect_gpus(env=env)
         except Exception as exc:
             out["gpu"] = {"state": "error", "reason": f"{type(exc).__name__}: {exc}"}
         return out
@@ -146,7 +150,7 @@ async def run_session(
         for spec in opts.probes:
             if not spec.live:
                 tasks[spec.name] = asyncio.ensure_future(one(spec))
-        host = asyncio.ensure_future(_host_facts(target.prefix)) if opts.collect_host else None
+        host = asyncio.ensure_future(_host_facts(target.prefix, opts.env)) if opts.collect_host else None
         await asyncio.sleep(0)  # the static probes are forked; now the diagnosis code can load
         from tvwizard.diagnosis.engine import conclude
 
