@@ -129,7 +129,7 @@ static void load_config(void) {
         line[strcspn(line, "\r\n")] = 0;
         if (!strncmp(line, "init=", 5)) init_code = atoi(line + 5);
         else if (!strncmp(line, "hang=", 5)) hang_seconds = atoi(line + 5);
-        else if (!strncmp(line, "driver=", 7)) snprintf(driver, sizeof driver, "%s", line + 7);
+        else if (!strncmp(line, "driver=", 7)) snprintf(driver, sizeof driver, "%.79s", line + 7);
         else if (!strncmp(line, "cuda=", 5)) cuda_version = atoll(line + 5);
         else if (!strncmp(line, "gpu=", 4)) parse_gpu(line + 4);
         else if (!strncmp(line, "fail=", 5)) parse_fail(line + 5);

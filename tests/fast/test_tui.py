@@ -784,3 +784,45 @@ async def test_env_fix_is_checked_with_that_environment_and_nothing_is_changed()
         assert seen_env[-1] is not None and "PYTHONPATH" not in seen_env[-1]
         assert app.state.report is broken  # the user's env has not changed yet
         assert "unset PYTHONPATH" in "\n".join(screen.query_one("#apply-log").lines)
+
+
+async def test_env_fix_that_takes_away_its_reason_while_another_remains_says_so():
+    """cuda-unavailable because CUDA_VISIBLE_DEVICES='' hides every GPU; without it, CUDA still
+    finds no device nodes.  The fix did its part: not "still there", but "for another reason"."""
+    from tvwizard.model import Finding, Severity
+    from tvwizard.tui.screens.apply import ApplyScreen
+
+    unset = Fix(
+        id="unset-cuda-visible-devices",
+        title="Unset CUDA_VISIBLE_DEVICES",
+        kind="env",
+        env={"CUDA_VISIBLE_DEVICES": None},
+    )
+    hidden = Finding(
+        "cuda-unavailable",
+        Severity.ERROR,
+        "The GPU is there but torch cannot use it: CUDA_VISIBLE_DEVICES='' hides every GPU",
+        fixes=[unset],
+    )
+    no_nodes = Finding(
+        "cuda-unavailable",
+        Severity.ERROR,
+        "The GPU is there but torch cannot use it: the GPU device nodes are not in this process's view",
+    )
+    before = replace(load("broken"), findings=[hidden])
+    after = replace(load("broken"), findings=[no_nodes])
+
+    class EnvEngine(FakeEngine):
+        async def run_session(self, target, on_event, env=None):
+            return await super().run_session(target, on_event)
+
+    app = build(EnvEngine([before, after]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_findings(pilot, app)
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
+        assert app.screen.outcome == "other-reason"
+        status = text_of(app.screen.query_one("#apply-status"))
+        assert "remains for another reason" in status and "device nodes" in status

@@ -162,3 +162,20 @@ def test_a_hung_cuda_init_is_a_timeout_and_the_cpu_op_still_runs(driver: Path, t
     assert hang["fixes"][0]["id"] == "check-gpu-health"
     assert "cuda-unavailable" not in {f["id"] for f in data["findings"]}  # nothing invented from the interruption
     assert proc.returncode == 1 and live["duration"] < 60
+
+
+def test_an_env_fix_that_removes_its_reason_while_another_remains(driver: Path, tmp_path: Path) -> None:
+    """CUDA_VISIBLE_DEVICES='' hides the GPU *and* CUDA finds no device without it: `fix --apply`
+    proves the unset with real torch, and says the fix did its part (not "would not help")."""
+    env = machine(driver, tmp_path, nvml=f"driver=580.95.05\ncuda=13000\n{H100}", cuda_init=100)
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    python = env_python("healthy")
+    proc = tvwizard(
+        "--python", python, "fix", "--apply", "--yes", "--finding", "cuda-unavailable", cwd=tmp_path, env=env
+    )
+    out = proc.stdout
+    assert "Unset CUDA_VISIBLE_DEVICES" in out, out
+    assert "what this fix is for is gone, but cuda-unavailable remains for another reason:" in out, out
+    assert "would not help" not in out
+    assert "unset CUDA_VISIBLE_DEVICES" in out  # the lines to keep
+    assert proc.returncode == 1

@@ -153,9 +153,13 @@ def run_fix(args: argparse.Namespace) -> int:
     from tvwizard.cli.common import diagnose_target
 
     after = diagnose_target(target, args)
+    from tvwizard.fixes.apply import other_reason
+
     gone = finding.id not in after.finding_ids()
     if gone:
         print(f"✓ {finding.id} is gone.")
+    elif reason := other_reason(report, after, finding.id):
+        print(f"! {finding.id} is still there, for another reason now: {reason}")
     else:
         print(f"✗ {finding.id} is still there: {next(f.title for f in after.findings if f.id == finding.id)}")
     print(
@@ -189,13 +193,21 @@ def _try_env_fix(target, args, report: Report, finding: Finding, fix: Fix) -> in
     print(f"Checking again with the environment {finding.id}'s fix describes (nothing is changed)…")
     after = diagnose_target(target, args, env=env)
     shell = getattr(args, "shell", None) or detect_shell()
-    if finding.id in after.finding_ids():
+    from tvwizard.fixes.apply import other_reason
+
+    reason = other_reason(report, after, finding.id)
+    if finding.id in after.finding_ids() and reason is None:
         print(f"✗ With that environment {finding.id} is still there; the fix would not help.")
         return after.exit_code or 1
-    print(
-        f"✓ With that environment {finding.id} is gone"
-        + (" and torchvision works." if after.verdict == "works" else f"; {after.verdict} otherwise.")
-    )
+    if reason is not None:
+        print(f"! With that environment what this fix is for is gone, but {finding.id} remains for another reason:")
+        print(f"  {reason}")
+        print("  Keep this fix, and see the new reason's own fix with `tvwizard check` (with it applied).")
+    else:
+        print(
+            f"✓ With that environment {finding.id} is gone"
+            + (" and torchvision works." if after.verdict == "works" else f"; {after.verdict} otherwise.")
+        )
     print(f"Make it yours: run these in {LABELS.get(shell, shell)} (or put them in its startup file):")
     for line in render_env(fix.env, shell):
         print(f"  {line}")

@@ -107,3 +107,14 @@ async def _pump(proc: asyncio.subprocess.Process, tail: list[str], emit: Callabl
 def finding_gone(before: Report, after: Report, finding_id: str) -> bool:
     """True when ``finding_id`` was there before and is not there after."""
     return finding_id in before.finding_ids() and finding_id not in after.finding_ids()
+
+
+def other_reason(before: Report, after: Report, finding_id: str) -> str | None:
+    """The finding's new title when it is still there but for another reason than before.
+
+    A finding such as cuda-unavailable carries its reason in its title: when a fix takes away
+    the reason it was for (CUDA_VISIBLE_DEVICES='') and another shows (no device nodes), "the
+    fix would not help" is wrong; the fix did its part and the new reason needs its own."""
+    old = next((f.title for f in before.findings if f.id == finding_id), None)
+    new = next((f.title for f in after.findings if f.id == finding_id), None)
+    return new if old is not None and new is not None and new != old else None

@@ -36,7 +36,7 @@ class ApplyScreen(WizardScreen):
         self.fix = fix
         self.verify_only = fix.kind == "env" and bool(fix.env)  # nothing to run: probe with the env
         self.phase = "applying"  # applying | checking | done
-        self.outcome: str | None = None  # gone | still-there | failed | cancelled | error
+        self.outcome: str | None = None  # gone | other-reason | still-there | failed | cancelled | error
         self.after: Report | None = None
 
     def compose(self) -> ComposeResult:
@@ -105,9 +105,14 @@ class ApplyScreen(WizardScreen):
             return
         self.after = after
         app.state.report = after
-        from tvwizard.fixes.apply import finding_gone
+        from tvwizard.fixes.apply import finding_gone, other_reason
 
-        if finding_gone(before, after, self.finding.id):
+        if reason := other_reason(before, after, self.finding.id):
+            self._end(
+                "other-reason",
+                Text(f"! {self.finding.id} is still there, for another reason now: {reason}", style="bold yellow"),
+            )
+        elif finding_gone(before, after, self.finding.id):
             text = Text(f"✓ Fixed: {self.finding.id} is gone.", style="bold green")
             if after.verdict == "works":
                 text.append(" torchvision works now.", style="bold green")
@@ -125,7 +130,7 @@ class ApplyScreen(WizardScreen):
         """An env-var fix is the user's shell's to make: prove it first, change nothing."""
         import os
 
-        from tvwizard.fixes.apply import finding_gone
+        from tvwizard.fixes.apply import finding_gone, other_reason
         from tvwizard.fixes.shell import LABELS, render_env
 
         app = self.wizard
@@ -150,7 +155,18 @@ class ApplyScreen(WizardScreen):
         except Exception as exc:
             self._end("error", Text(f"✗ Checking failed: {exc}", style="bold red"))
             return
-        if finding_gone(before, after, self.finding.id):
+        if reason := other_reason(before, after, self.finding.id):
+            text = Text(
+                f"! With that environment what this fix is for is gone, but {self.finding.id} remains for another "
+                f"reason: {reason}",
+                style="bold yellow",
+            )
+            text.append(
+                f"\nKeep this fix (the lines above, in {LABELS.get(shell, shell)}); n shows the new reason's own fix.",
+                style="",
+            )
+            self._end("other-reason", text)
+        elif finding_gone(before, after, self.finding.id):
             text = Text(f"✓ With that environment {self.finding.id} is gone", style="bold green")
             text.append(" and torchvision works." if after.verdict == "works" else ".", style="bold green")
             text.append(
