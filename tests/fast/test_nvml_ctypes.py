@@ -275,3 +275,25 @@ def test_cli_finds_libnvidia_ml_the_way_the_loader_does(libs: Libs, tmp_path: Pa
     data = check_json_with(env, tmp_path / "work")
     _assert_driver_too_old(data)
     assert "library" not in data["system"]["gpu"]["attempts"][0]
+
+
+def test_a_session_reads_the_gpus_visibility_from_its_own_environment(libs: Libs, monkeypatch, tmp_path: Path):
+    """An env-var fix is proven by a session with the environment it describes: the GPU facts
+    must read CUDA_VISIBLE_DEVICES from that environment, not from tvwizard's own."""
+    import asyncio
+    import os
+    import sys
+
+    from tvwizard.engine.session import SessionOptions, run_session
+    from tvwizard.target import resolve_target
+
+    configure(monkeypatch, tmp_path, "driver=580.95.05", "cuda=13000", V100, A100_MIG)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # ours hides every GPU ...
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}  # ... the session's does not
+    env.update(TVWIZARD_NVML=str(libs.new), PATH="/nonexistent")
+    opts = SessionOptions(probes=[], env=env, cwd=str(tmp_path))
+    report = asyncio.run(run_session(resolve_target(sys.executable, cwd=str(tmp_path)), opts))
+    assert "gpu" in report.system, report.system
+    gpu = report.system["gpu"]
+    assert gpu["source"] == "nvml" and len(gpu["gpus"]) == 2
+    assert gpu["visible_devices"]["set"] is False and [g["visible"] for g in gpu["gpus"]] == [True, True]
