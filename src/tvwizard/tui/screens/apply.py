@@ -162,7 +162,8 @@ class ApplyScreen(WizardScreen):
                 style="bold yellow",
             )
             text.append(
-                f"\nKeep this fix (the lines above, in {LABELS.get(shell, shell)}); n shows the new reason's own fix.",
+                f"\nKeep this fix (the lines above, in {LABELS.get(shell, shell)}); with it in place, run tvwizard "
+                "again for the new reason's own fix.",
                 style="",
             )
             self._end("other-reason", text)
