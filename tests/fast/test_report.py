@@ -831,3 +831,16 @@ def test_load_report_missing_and_binary(tmp_path: Path) -> None:
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(ReportLoadError, match="not UTF-8"):
         load_report(binary)
+
+
+def test_keys_that_differ_only_in_a_redacted_part_are_all_kept() -> None:
+    """Two MIG instances in CUDA_VISIBLE_DEVICES are two keys of visible_devices.mig: after
+    redaction both read MIG-<redacted>, and neither may swallow the other."""
+    mig = {
+        "MIG-11111111-2222-3333-4444-555555555555": 0,
+        "MIG-21111111-2222-3333-4444-555555555555": 0,
+        "MIG-31111111-2222-3333-4444-555555555555": 1,
+    }
+    out = fixed_redactor().redact_value({"mig": mig})["mig"]
+    assert list(out.values()) == [0, 0, 1]
+    assert len(out) == 3 and all(k.startswith("MIG-") and "1111" not in k for k in out)

@@ -321,7 +321,16 @@ class Redactor:
                     return REDACTED
             return self.redact_text(value)
         if isinstance(value, dict):
-            return {self.redact_text(str(k)): self.redact_value(v, str(k)) for k, v in value.items()}
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                name = self.redact_text(str(k))
+                if name in out:  # two keys that differ only in what was redacted (two MIG UUIDs)
+                    n = 2
+                    while f"{name} ({n})" in out:
+                        n += 1
+                    name = f"{name} ({n})"
+                out[name] = self.redact_value(v, str(k))
+            return out
         if isinstance(value, list | tuple):
             return [self.redact_value(v, key) for v in value]
         return value
