@@ -346,6 +346,7 @@ def test_kepler_37_missing_from_the_arch_list() -> None:
     f = by_id(diagnose(e), "gpu-arch-unsupported")
     assert f.severity is Severity.ERROR
     assert "Tesla K80" in f.title and "3.7" in f.title and "too old" in f.title
+    assert "cuda:0 (Tesla K80) with compute capability 3.7 is not among them" in f.explanation
     assert "get_arch_list" in f.evidence[0].detail
     fix = f.fixes[0]
     assert fix.id == "install-pair-for-gpu" and fix.title == "Install torch 2.7.1+cu118 + torchvision 0.22.1+cu118"

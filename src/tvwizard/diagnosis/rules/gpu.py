@@ -722,7 +722,7 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
             fixes.append(fix)
     else:
         first = bad[0][0]
-        names = ", ".join(f"{d.label} (compute capability {_mm_text(d.cc)})" for d, _, _ in bad)
+        names = ", ".join(f"{d.label} with compute capability {_mm_text(d.cc)}" for d, _, _ in bad)
         older = first.cc < (_toolkit_range(tb.cuda or "") or ((0, 0), (0, 0)))[0] or (
             bool(arch_list) and all((_arch_mm(a) or (99, 0)) > first.cc for a in arch_list)
         )
