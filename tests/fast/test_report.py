@@ -844,3 +844,18 @@ def test_keys_that_differ_only_in_a_redacted_part_are_all_kept() -> None:
     out = fixed_redactor().redact_value({"mig": mig})["mig"]
     assert list(out.values()) == [0, 0, 1]
     assert len(out) == 3 and all(k.startswith("MIG-") and "1111" not in k for k in out)
+
+
+def test_compare_tells_an_empty_variable_from_an_unset_one() -> None:
+    """CUDA_VISIBLE_DEVICES="" hides every GPU; unset shows them all: compare must not call them equal."""
+
+    def with_env(variables: dict) -> dict:
+        report = {"schema": SCHEMA, "probes": [{"name": "envvars", "status": "ok", "data": {"variables": variables}}]}
+        return report
+
+    unset = with_env({"LD_LIBRARY_PATH": {"value": "/opt/lib", "kind": "path"}})
+    empty = with_env({"LD_LIBRARY_PATH": {"value": "/opt/lib"}, "CUDA_VISIBLE_DEVICES": {"value": ""}})
+    diff = compare_reports(unset, empty)
+    env = next(s for s in diff["sections"] if s["name"] == "env")
+    assert env["rows"] == [{"key": "CUDA_VISIBLE_DEVICES", "a": None, "b": '""', "change": "added"}]
+    assert env["same"] == 1

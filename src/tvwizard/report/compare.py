@@ -267,7 +267,8 @@ def compare_reports(
         ),
         ("gpu", "GPUs", gpu),
         ("system", "System", lambda f: f["system"]),
-        ("env", "Environment variables", lambda f: f["env"]),
+        # set but empty is not unset: CUDA_VISIBLE_DEVICES="" hides every GPU
+        ("env", "Environment variables", lambda f: {k: '""' if v == "" else v for k, v in f["env"].items()}),
         ("packages", "Packages", _dist_map),
         ("libraries", "Shared libraries", libraries),
         ("findings", "Findings", _finding_map),
