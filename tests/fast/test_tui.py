@@ -186,6 +186,30 @@ async def to_findings(pilot, app: WizardApp) -> None:
     await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen), "the findings")
 
 
+class EnvEngine(FakeEngine):
+    """A FakeEngine whose sessions take the environment an env-var fix describes (kept in ``envs``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.envs: list[dict | None] = []
+
+    async def run_session(self, target, on_event, env=None):
+        self.envs.append(env)
+        return await super().run_session(target, on_event)
+
+
+async def apply_first_fix(pilot, app: WizardApp):
+    """Findings → the first finding's fixes → a (apply); returns the apply step once it is done."""
+    from tvwizard.tui.screens.apply import ApplyScreen
+
+    await to_findings(pilot, app)
+    await pilot.press("f")
+    await pilot.pause()
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
+    return app.screen
+
+
 def text_of(widget: Static) -> str:
     """What a Static shows, as plain text (Rich renderables rendered wide, no wrapping)."""
     from rich.console import Console
@@ -745,7 +769,6 @@ async def test_env_fix_is_checked_with_that_environment_and_nothing_is_changed()
     """a on an env-var fix: no dialog, no command; the probes run with the env it describes."""
     from tvwizard.model import Evidence as Ev
     from tvwizard.model import Finding, Severity
-    from tvwizard.tui.screens.apply import ApplyScreen
 
     broken = load("broken")
     env_fix = Fix(
@@ -764,24 +787,12 @@ async def test_env_fix_is_checked_with_that_environment_and_nothing_is_changed()
     )
     broken = replace(broken, findings=[stray])
     healthy = load("healthy")
-    seen_env: list[dict | None] = []
-
-    class EnvEngine(FakeEngine):
-        async def run_session(self, target, on_event, env=None):
-            seen_env.append(env)
-            return await super().run_session(target, on_event)
-
     engine = EnvEngine([broken, healthy])
     app = build(engine)
     async with app.run_test(size=(100, 30)) as pilot:
-        await to_findings(pilot, app)
-        await pilot.press("f")
-        await pilot.pause()
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
-        screen = app.screen
+        screen = await apply_first_fix(pilot, app)
         assert screen.outcome == "gone" and engine.applied == []  # nothing was run
-        assert seen_env[-1] is not None and "PYTHONPATH" not in seen_env[-1]
+        assert engine.envs[-1] is not None and "PYTHONPATH" not in engine.envs[-1]
         assert app.state.report is broken  # the user's env has not changed yet
         assert "unset PYTHONPATH" in "\n".join(screen.query_one("#apply-log").lines)
 
@@ -790,7 +801,6 @@ async def test_env_fix_that_takes_away_its_reason_while_another_remains_says_so(
     """cuda-unavailable because CUDA_VISIBLE_DEVICES='' hides every GPU; without it, CUDA still
     finds no device nodes.  The fix did its part: not "still there", but "for another reason"."""
     from tvwizard.model import Finding, Severity
-    from tvwizard.tui.screens.apply import ApplyScreen
 
     unset = Fix(
         id="unset-cuda-visible-devices",
@@ -811,18 +821,9 @@ async def test_env_fix_that_takes_away_its_reason_while_another_remains_says_so(
     )
     before = replace(load("broken"), findings=[hidden])
     after = replace(load("broken"), findings=[no_nodes])
-
-    class EnvEngine(FakeEngine):
-        async def run_session(self, target, on_event, env=None):
-            return await super().run_session(target, on_event)
-
     app = build(EnvEngine([before, after]))
     async with app.run_test(size=(100, 30)) as pilot:
-        await to_findings(pilot, app)
-        await pilot.press("f")
-        await pilot.pause()
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
-        assert app.screen.outcome == "other-reason"
-        status = text_of(app.screen.query_one("#apply-status"))
+        screen = await apply_first_fix(pilot, app)
+        assert screen.outcome == "other-reason"
+        status = text_of(screen.query_one("#apply-status"))
         assert "remains for another reason" in status and "device nodes" in status
