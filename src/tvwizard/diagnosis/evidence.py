@@ -156,6 +156,17 @@ class Evidence:
     def extension_errors(self) -> list[dict[str, Any]]:
         return [f for f in self.step_data("extensions").get("files") or [] if not f.get("loaded")]
 
+    def native_files(self, *packages: str) -> list[dict[str, Any]]:
+        """The native probe's compiled files of ``packages`` (of every package it read when none
+        are named), in the probe's order: each with its ``needed`` libraries, ``problem``, ``cuda_arch``."""
+        found = self.data("native").get("packages") or {}
+        return [
+            f
+            for name in packages or tuple(found)
+            for f in (found.get(name) or {}).get("files") or []
+            if isinstance(f, dict)
+        ]
+
 
 def _cuda_text(value: object) -> str | None:
     """ "13.0" from "13.0", 13000 or "13000"; None for -1/None/garbage."""

@@ -784,12 +784,11 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
 def _torchvision_arches(ev: Evidence) -> tuple[list[str], list[str]]:
     """The GPU architectures in torchvision's own extensions (the native probe's reading of
     their .nv_fatbin) as arch-list entries, and the files that had any; ([], []) if none."""
-    package = (ev.data("native").get("packages") or {}).get("torchvision") or {}
     sm: set[int] = set()
     ptx: set[int] = set()
     files = []
-    for f in package.get("files") or []:
-        arch = f.get("cuda_arch") if isinstance(f, dict) else None
+    for f in ev.native_files("torchvision"):
+        arch = f.get("cuda_arch")
         if isinstance(arch, dict) and (arch.get("sm") or arch.get("ptx")):
             sm.update(int(a) for a in arch.get("sm") or [])
             ptx.update(int(a) for a in arch.get("ptx") or [])
@@ -908,15 +907,13 @@ _VIA = {
 
 def _libcuda_seen(ev: Evidence) -> str | None:
     """Which libcuda.so.1 torch's libraries resolve to, and how (the native probe's loader model)."""
-    packages = ev.data("native").get("packages") or {}
-    for package in ("torch", "torchvision"):
-        for f in (packages.get(package) or {}).get("files") or []:
-            for need in f.get("needed") or [] if isinstance(f, dict) else []:
-                if isinstance(need, dict) and str(need.get("name", "")).startswith("libcuda.so"):
-                    if not need.get("found"):
-                        return f"{need['name']} is not found by the loader"
-                    via = _VIA.get(str(need.get("via")), str(need.get("via") or "?"))
-                    return f"{need['name']} loads from {need.get('path')} ({via})"
+    for f in ev.native_files("torch", "torchvision"):
+        for need in f.get("needed") or []:
+            if isinstance(need, dict) and str(need.get("name", "")).startswith("libcuda.so"):
+                if not need.get("found"):
+                    return f"{need['name']} is not found by the loader"
+                via = _VIA.get(str(need.get("via")), str(need.get("via") or "?"))
+                return f"{need['name']} loads from {need.get('path')} ({via})"
     return None
 
 

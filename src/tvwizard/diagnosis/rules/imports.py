@@ -106,8 +106,7 @@ def _gpu_hang(ev: Evidence, step: str) -> tuple[str, list[Fix]]:
 def _damaged_files(ev: Evidence) -> bool:
     from tvwizard.diagnosis.rules.native import DAMAGED
 
-    packages = ev.data("native").get("packages") or {}
-    return any(f.get("problem") in DAMAGED for info in packages.values() for f in info.get("files") or [])
+    return any(f.get("problem") in DAMAGED for f in ev.native_files())
 
 
 @rule("live")

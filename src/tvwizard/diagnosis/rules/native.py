@@ -162,10 +162,9 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
     """Damaged or missing compiled files of torch/torchvision: an interrupted install."""
     from tvwizard.fixes.commands import installer_for, quote
 
-    packages = ev.data("native").get("packages") or {}
     out = []
     for pkg in ("torch", "torchvision"):
-        bad = [f for f in (packages.get(pkg) or {}).get("files") or [] if f.get("problem") in DAMAGED]
+        bad = [f for f in ev.native_files(pkg) if f.get("problem") in DAMAGED]
         gone = _missing_from_record(ev, pkg)
         if not bad and not gone:
             continue
