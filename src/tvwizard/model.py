@@ -6,6 +6,7 @@ plain ``check`` output and the JSON contract (``docs/report-schema.md``).  No I/
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -131,6 +132,12 @@ class Evidence:
     detail: str = ""
 
 
+def fix_key(commands: Iterable[Any], env: Mapping[str, Any], fix_id: Any) -> tuple[str, ...]:
+    """What makes two fixes the same one, so a plan or report shows it once: the commands it
+    runs; without any, its id and the environment it sets (two findings can share one fix)."""
+    return tuple(str(c) for c in commands) or (str(fix_id), *sorted(f"{k}={v}" for k, v in env.items()))
+
+
 @dataclass
 class Fix:
     """A guided fix: what to run or change, why, and how to undo it."""
@@ -147,6 +154,10 @@ class Fix:
     restart: bool = False  # the interpreter / notebook kernel must be restarted after it
     applicable: bool = False  # tvwizard can run it for the user (after a yes)
     env: dict[str, str | None] = field(default_factory=dict)  # for kind == "env": name -> value/None(unset)
+
+    def key(self) -> tuple[str, ...]:
+        """What makes two fixes the same one (see :func:`fix_key`)."""
+        return fix_key(self.commands, self.env, self.id)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

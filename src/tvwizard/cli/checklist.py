@@ -164,7 +164,7 @@ def _finding(
         for e in f.evidence:
             _evidence(console, e.probe, e.fact, e.detail, indent=4)
     for i, fix in enumerate(f.fixes, 1):
-        key = tuple(fix.commands) or (fix.id, *sorted(f"{k}={v}" for k, v in fix.env.items()))
+        key = fix.key()
         if key in shown_fixes:
             console.print(f"    [bold]Fix {i}:[/] the same as {shown_fixes[key]} above", highlight=False)
             continue

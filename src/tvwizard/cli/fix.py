@@ -62,7 +62,7 @@ def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.s
         mark = {Severity.ERROR: "✗", Severity.WARNING: "!"}.get(finding.severity, "•")
         print(f"{n}. {mark} {finding.title} [{finding.id}]", file=out)
         for i, fix in enumerate(fixes, 1):
-            key = tuple(fix.commands) or (fix.id, *sorted(f"{k}={v}" for k, v in fix.env.items()))
+            key = fix.key()
             if key in shown:
                 print(f"   Fix {i}: {fix.title}: the same as {shown[key]} above", file=out)
                 continue

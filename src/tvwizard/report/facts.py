@@ -398,10 +398,10 @@ def _probe_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _fix_key(fix: Mapping[str, Any]) -> tuple[str, ...]:
-    """Two fixes are the same when they run the same commands (or, without any, share an id)."""
-    commands = tuple(str(c) for c in _list(fix.get("commands")))
-    env = fix.get("env") if isinstance(fix.get("env"), dict) else {}
-    return commands + tuple(f"{k}={v}" for k, v in sorted(env.items())) or (str(fix.get("id")),)
+    """:func:`tvwizard.model.fix_key` of a fix as a report stores it."""
+    from tvwizard.model import fix_key
+
+    return fix_key(_list(fix.get("commands")), _dict(fix.get("env")), fix.get("id"))
 
 
 def _findings(report: Mapping[str, Any]) -> dict[str, Any]:
