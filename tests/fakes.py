@@ -231,6 +231,26 @@ def check_json_with(env: dict[str, str], cwd: Path, *extra: str) -> dict:
     return json.loads(proc.stdout)
 
 
+def smi_box_env(site: Path, smi: Path, **extra: str) -> dict[str, str]:
+    """The fake install's environment on a box whose only driver tool is the fake nvidia-smi
+    ``smi`` (NVML stays hidden: tests/conftest.py); CUDA_VISIBLE_DEVICES unset unless ``extra`` sets it."""
+    env = fake_env_vars(site)
+    env["TVWIZARD_NVIDIA_SMI"] = str(smi)
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    env.update(extra)
+    return env
+
+
+def live_probe(data: dict) -> dict:
+    """The live probe's record in a ``check --json`` result."""
+    return next(p for p in data["probes"] if p["name"] == "live")
+
+
+def live_steps(data: dict) -> dict[str, dict]:
+    """The live probe's steps in a ``check --json`` result, by name."""
+    return {s["name"]: s for s in live_probe(data)["steps"]}
+
+
 # -- stand-in NVIDIA drivers (tests/fakedriver) -------------------------------------------------
 
 FAKE_DRIVER = Path(__file__).resolve().parent / "fakedriver"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import pyenv_python
-from fakes import FakeEnv, fake_env_vars
+from fakes import FakeEnv, fake_env_vars, live_probe
 
 from tvwizard.model import SCHEMA, Report
 
@@ -200,7 +200,7 @@ def test_import_crash_is_named_by_signal(tmp_path):
     crash = next(f for f in data["findings"] if f["id"] == "import-crash")
     assert "SIGSEGV" in crash["title"] and "import torchvision" in crash["title"]
     assert "torchvision/__init__.py" in crash["evidence"][0]["detail"]  # faulthandler's traceback
-    live = next(p for p in data["probes"] if p["name"] == "live")
+    live = live_probe(data)
     assert live["status"] == "crashed" and live["signal"] == "SIGSEGV"
     assert [s["status"] for s in live["steps"]][:2] == ["ok", "crashed"]
 
@@ -210,7 +210,7 @@ def test_import_hang_becomes_timeout_finding(tmp_path):
     code, data = check_json(site, tmp_path, "--timeout", "4")
     assert code == 1
     assert "import-timeout" in ids(data)
-    live = next(p for p in data["probes"] if p["name"] == "live")
+    live = live_probe(data)
     assert live["status"] == "timeout"
     assert "time.sleep" in live["fault"] or "__init__.py" in live["fault"]
 
@@ -220,7 +220,7 @@ def test_crash_in_a_later_step_keeps_the_rest(tmp_path):
     site = FakeEnv(nms_extra="import ctypes; ctypes.string_at(0)").build(tmp_path / "site")
     code, data = check_json(site, tmp_path)
     assert code == 1
-    live = next(p for p in data["probes"] if p["name"] == "live")
+    live = live_probe(data)
     steps = {s["name"]: s["status"] for s in live["steps"]}
     assert steps["import_torchvision"] == "ok" and steps["nms_cpu"] == "crashed"
     assert "op-failed" in ids(data)
@@ -290,7 +290,7 @@ def test_every_probe_runs_in_a_python38_target(tmp_path, py38):
     assert data["target"]["version"].startswith("3.8.")
     for p in data["probes"]:
         assert p["status"] == "ok", (p["name"], p["error"], p["fault"][-500:])
-    live = next(p for p in data["probes"] if p["name"] == "live")
+    live = live_probe(data)
     assert {s["name"]: s["status"] for s in live["steps"]}["nms_cpu"] == "ok"
     unsupported = next(f for f in data["findings"] if f["id"] == "unsupported-python")
     assert "3.8" in unsupported["title"]
@@ -313,7 +313,7 @@ def test_numpy_banner_printed_at_import_becomes_a_structured_notice(tmp_path):
     banner = "\\nA module that was compiled using NumPy 1.x cannot be run in\\nNumPy 2.0.0 as it may crash.\\n"
     site = FakeEnv(torch_extra=f"_sys.stderr.write({banner!r})").build(tmp_path / "site")
     code, data = check_json(site, tmp_path)
-    live = next(p for p in data["probes"] if p["name"] == "live")
+    live = live_probe(data)
     step = next(s for s in live["steps"] if s["name"] == "import_torch")
     assert step["data"]["notices"] == ["numpy-abi"]
     assert "compiled using NumPy 1.x" in step["data"]["stderr"]
@@ -341,7 +341,7 @@ def test_crash_at_interpreter_exit_is_a_warning(tmp_path):
         "_ax.register(lambda: _os.kill(_os.getpid(), _sg.SIGSEGV))"
     ).build(tmp_path / "site")
     code, data = check_json(site, tmp_path)
-    live = next(p for p in data["probes"] if p["name"] == "live")
+    live = live_probe(data)
     assert live["status"] == "crashed" and live["signal"] == "SIGSEGV"
     assert all(s["status"] in ("ok", "skipped") for s in live["steps"])
     crash = next(f for f in data["findings"] if f["id"] == "exit-crash")

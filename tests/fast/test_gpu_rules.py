@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeEnv, check_json_with, fake_driver_root, fake_env_vars
+from fakes import FakeEnv, check_json_with, fake_driver_root, fake_env_vars, live_steps, smi_box_env
 from test_system_gpu import A100, HEADER, K80, NO_DRIVER, RTX4090, FakeNVML, fake_smi
 
 from tvwizard.diagnosis.checks import build_checks
@@ -799,12 +799,8 @@ def test_cli_old_torch_arch_list_without_cuda(tmp_path: Path) -> None:
         cudnn=90100,
         cuda_warning="CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).",
     ).build(tmp_path / "site")
-    env = fake_env_vars(site)
-    env["TVWIZARD_NVIDIA_SMI"] = str(smi)
-    env.pop("CUDA_VISIBLE_DEVICES", None)
-    data = check_json_with(env, work(tmp_path))
-    live = next(p for p in data["probes"] if p["name"] == "live")
-    cuda = next(s for s in live["steps"] if s["name"] == "cuda")["data"]
+    data = check_json_with(smi_box_env(site, smi), work(tmp_path))
+    cuda = live_steps(data)["cuda"]["data"]
     assert cuda["arch_list"] == ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
     assert cuda["arch_list_source"] == "torch._C._cuda_getArchFlags()"
     assert cuda["available"] is False and cuda["cudnn"] == 90100
@@ -896,8 +892,7 @@ def test_check_verbose_lists_what_it_read_of_each_gpu(tmp_path: Path) -> None:
         "1, NVIDIA GeForce RTX 4090, GPU-bbbbbbbb-5555-6666-7777-888888888888, 550.54.15, 24564, 8.9, [N/A]\n",
         header=HEADER.format(driver="550.54.15", cuda="12.4"),
     )
-    env = fake_env_vars(FakeEnv().build(tmp_path / "site"))
-    env.update(TVWIZARD_NVIDIA_SMI=str(smi), CUDA_VISIBLE_DEVICES="1")
+    env = smi_box_env(FakeEnv().build(tmp_path / "site"), smi, CUDA_VISIBLE_DEVICES="1")
     proc = subprocess.run(
         [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "-v", "--ascii"],
         capture_output=True,
@@ -927,12 +922,8 @@ def test_nms_on_a_working_gpu_is_checked_against_the_cpu_and_timed_twice(tmp_pat
         cuda_devices=[("NVIDIA H200", 9, 0, 143771 << 20)],
         cuda_arch_list=["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
     ).build(tmp_path / "site")
-    env = fake_env_vars(site)
-    env["TVWIZARD_NVIDIA_SMI"] = str(smi)
-    env.pop("CUDA_VISIBLE_DEVICES", None)
-    data = check_json_with(env, work(tmp_path))
-    live = next(p for p in data["probes"] if p["name"] == "live")
-    steps = {s["name"]: s for s in live["steps"]}
+    data = check_json_with(smi_box_env(site, smi), work(tmp_path))
+    steps = live_steps(data)
     gpu = steps["nms_cuda:0"]["data"]
     assert gpu["correct"] is True and gpu["expected"] == steps["nms_cpu"]["data"]["keep"] == [0, 2, 3, 5]
     assert gpu["seconds"] >= 0 and gpu["seconds_again"] >= 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import realenvs
+from fakes import live_steps
 
 pytestmark = pytest.mark.real
 
@@ -72,8 +73,7 @@ def test_healthy_env_works(tmp_path):
     assert code == 0, [(f["id"], f["title"]) for f in data["findings"]]
     assert data["verdict"] == "works"
     assert not [f for f in data["findings"] if f["severity"] == "error"]
-    live = next(p for p in data["probes"] if p["name"] == "live")
-    steps = {s["name"]: s for s in live["steps"]}
+    steps = live_steps(data)
     assert steps["import_torch"]["data"]["version"] == "2.14.1+cu130"
     assert steps["import_torchvision"]["data"]["version"] == "0.29.1+cu130"
     assert steps["nms_cpu"]["data"]["correct"] is True

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakes import build_stand_in, fake_driver_root
+from fakes import build_stand_in, fake_driver_root, live_probe, live_steps
 from test_check_real import check, env_python, finding, tvwizard
 
 pytestmark = [
@@ -69,8 +69,7 @@ def machine(
 
 
 def cuda_step(data: dict) -> dict:
-    live = next(p for p in data["probes"] if p["name"] == "live")
-    return next(s for s in live["steps"] if s["name"] == "cuda")["data"]
+    return live_steps(data)["cuda"]["data"]
 
 
 def test_driver_470_under_a_cuda_13_torch(driver: Path, tmp_path: Path) -> None:
@@ -152,8 +151,8 @@ def test_a_hung_cuda_init_is_a_timeout_and_the_cpu_op_still_runs(driver: Path, t
     env = machine(driver, tmp_path, nvml=f"driver=580.95.05\ncuda=13000\n{H100}", hang=600)
     proc = tvwizard("--python", env_python("healthy"), "--timeout", "20", "check", "--json", cwd=tmp_path, env=env)
     data = json.loads(proc.stdout)
-    live = next(p for p in data["probes"] if p["name"] == "live")
-    steps = {s["name"]: s for s in live["steps"]}
+    live = live_probe(data)
+    steps = live_steps(data)
     assert steps["cuda"]["status"] == "timeout" and steps["cuda"]["data"]["limit"] == 20
     assert steps["nms_cpu"]["status"] == "ok" and steps["nms_cpu"]["data"]["correct"] is True
     assert "is_available" in live["fault"]  # the dump shows torch waiting in the driver
