@@ -192,12 +192,16 @@ nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length) {
     return copy_string(driver, version, length);
 }
 
-nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *version) {
-    log_call("nvmlSystemGetCudaDriverVersion");
+static nvmlReturn_t get_cuda_version(int *version) {
     NEEDS_INIT();
     if (!version) return INVALID_ARGUMENT;
     *version = (int)cuda_version;
     return SUCCESS;
+}
+
+nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *version) {
+    log_call("nvmlSystemGetCudaDriverVersion");
+    return get_cuda_version(version);
 }
 
 static nvmlReturn_t get_count(unsigned int *n) {
@@ -255,10 +259,7 @@ nvmlReturn_t nvmlInit_v2(void) { return do_init("nvmlInit_v2"); }
 
 nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *version) {
     log_call("nvmlSystemGetCudaDriverVersion_v2");
-    NEEDS_INIT();
-    if (!version) return INVALID_ARGUMENT;
-    *version = (int)cuda_version;
-    return SUCCESS;
+    return get_cuda_version(version);
 }
 
 nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *n) {
