@@ -283,7 +283,7 @@ async def run_probe(
     proc: asyncio.subprocess.Process | None = None
     transport: asyncio.ReadTransport | None = None
     timed_out = False
-    timeout_what = "the probe"
+    hung_step: str | None = None  # after the wait: None exited, "" the probe's limit, else the step past its own
     try:
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -327,7 +327,6 @@ async def run_probe(
             frozen = True
             if hung_step:
                 timeout = spec.step_timeout(hung_step) or timeout
-                timeout_what = f"step {hung_step}"
             # Ask for a dump of every thread first: it shows where the probe hung.
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGUSR1)
@@ -354,9 +353,7 @@ async def run_probe(
     if timed_out:
         run.status = RunStatus.TIMEOUT
         run.error = (
-            f"no answer after {timeout:g} s"
-            + (f" in {timeout_what}" if timeout_what != "the probe" else "")
-            + "; the probe was killed"
+            f"no answer after {timeout:g} s" + (f" in step {hung_step}" if hung_step else "") + "; the probe was killed"
         )
     elif rc is not None and rc < 0:
         run.status = RunStatus.CRASHED
