@@ -209,8 +209,10 @@ def _cuda_text(value: Any) -> str | None:
     """A CUDA version as people write it: torchvision's ``13000`` (its ``_cuda_version()``
     encoding) reads "13.0", like torch's ``"13.0"``."""
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        from tvwizard.gpu import cuda_int_to_str
+
         number = int(value)
-        return f"{number // 1000}.{(number % 1000) // 10}" if number >= 1000 else None
+        return cuda_int_to_str(number) if number >= 1000 else None
     return _str(value)
 
 
