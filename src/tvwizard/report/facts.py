@@ -217,23 +217,26 @@ def _cuda_text(value: Any) -> str | None:
 
 
 def _packages(report: Mapping[str, Any], dists: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    data = _probe_data(report, "distributions", "dists")
+    """torch and torchvision as the diagnosis sees them: each fact through the facts layer's one
+    fallback chain (the live import first, then version.py, then metadata), so a report never
+    names another version than the findings do (a shadowing copy is the case that matters)."""
+    from tvwizard.facts.evidence import Evidence
+
+    ev = Evidence.from_report(report)
+    chosen = {
+        "torch": (ev.torch_version(), _cuda_text(ev.torch_cuda())),
+        "torchvision": (ev.torchvision_version(), ev.torchvision_cuda()),
+    }
     out: dict[str, dict[str, Any]] = {}
     for pkg in PACKAGES:
         installs = [d for d in dists if _norm(d["name"]) == pkg]
-        vpy = _dict(_get(data, "version_py", pkg))
-        py = _dict(_first(data.get(f"{pkg}_version_py"), vpy.get("values"), vpy))
-        live = _live_step_data(report, f"import_{pkg}")
-        res = _resolution(report, pkg)
-        version_py = _str(_first(py.get("__version__"), py.get("version"), live.get("version")))
-        version = _str(_first(version_py, installs[0]["version"] if installs else None))
-        cuda = _cuda_text(_first(py.get("cuda"), vpy.get("cuda_from_tag"), live.get("cuda")))
+        version, cuda = chosen[pkg]
         out[pkg] = {
             "version": version,
             "dist_version": installs[0]["version"] if installs else None,
             "cuda": cuda,
-            "variant": _str(vpy.get("local_tag")) or variant_of(version, cuda),
-            "origin": _str(_first(res.get("origin"), res.get("file"), live.get("file"), live.get("origin"))),
+            "variant": variant_of(version, cuda),
+            "origin": ev.import_origin(pkg),
             "location": installs[0]["location"] if installs else None,
             "installs": len(installs),
             "all_locations": [d["location"] for d in installs if d.get("location")],
