@@ -235,6 +235,20 @@ def test_no_gpu_at_all_with_a_cuda_build_is_info_with_the_cpu_pair() -> None:
     assert fix.commands[1] == f"{PY} -m pip uninstall -y nvidia-cublas"
 
 
+def test_conda_owned_torch_gets_a_cpu_pair_that_keeps_the_variant_and_is_not_run_by_apply() -> None:
+    """conda owns torch: the fix is a conda command that keeps +cpu, shown but never run by --apply."""
+    data = dists()
+    for d in data["dists"][:2]:
+        d["installer"] = "conda"
+    data["conda"] = {"records": [{"name": "pytorch", "version": "2.14.1", "channel": "conda-forge"}]}
+    e = make_ev(gpu=no_driver_facts(), live_run=live(cuda_step(False)), dist=data, env={"CUDA_VISIBLE_DEVICES": ""})
+    fix = by_id(diagnose(e), "cuda-build-without-gpu").fixes[0]
+    assert fix.id == "install-cpu-pair"
+    assert fix.applicable is False and "conda owns torch" in fix.why
+    assert fix.argv[0][:5] == ["conda", "install", "--prefix", "/envs/ml", "--channel"]
+    assert "pytorch=2.14.1=*cpu*" in fix.argv[0] and "torchvision=0.29.1=*cpu*" in fix.argv[0]
+
+
 def test_driver_without_gpus_is_info() -> None:
     facts = gpu_facts(FakeNVML(driver="550.54.15", cuda=12040, devices=[]))
     assert facts["state"] == "no-gpu"

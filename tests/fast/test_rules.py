@@ -348,7 +348,7 @@ def test_conda_owned_torch_gets_conda_commands_that_tvwizard_does_not_run():
     found = diagnose(ev(distributions=data))
     fix = next(f for f in found if f.id == "version-mismatch").fixes[0]
     assert fix.argv[0][:5] == ["conda", "install", "--prefix", "/envs/ml", "--channel"]
-    assert "torchvision=0.28.0" in fix.argv[0]
+    assert "torchvision=0.28.0=*cpu*" in fix.argv[0]  # the variant is kept in the build string
     assert fix.applicable is False and "conda owns torch" in fix.why
 
 

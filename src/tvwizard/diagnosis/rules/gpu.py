@@ -48,7 +48,7 @@ from tvwizard.facts.gpu import (
     torchvision_arches,
 )
 from tvwizard.fixes.commands import installer_for, quote
-from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, pair_torchvision_fix
+from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, install_pair_fix, pair_torchvision_fix
 from tvwizard.model import Fact, Finding, Fix, Severity
 
 DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
@@ -58,29 +58,6 @@ DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
 
 
 # -- fixes ---------------------------------------------------------------------------------
-
-
-def _pair_fix(ev: Evidence, pair: knowledge.Pair, fid: str, title: str, why: str) -> Fix:
-    inst = installer_for(ev)
-    tag = f"+{pair.variant}" if pair.variant else ""
-    argv = inst.install(
-        [f"torch=={pair.torch}{tag}", f"torchvision=={pair.torchvision}{tag}"], index_url=pair.index_url
-    )
-    cuda = bool(pair.variant and pair.variant.startswith("cu"))
-    return Fix(
-        id=fid,
-        title=title,
-        kind="command",
-        why=why,
-        commands=[quote(argv)],
-        argv=[argv],
-        changes=f"Replaces torch and torchvision in {ev.target.prefix or 'the target env'}, both from "
-        f"{pair.index_url or 'PyPI'} in one command so they cannot drift apart.",
-        undo="Reinstall the previous versions the same way, or recreate the environment.",
-        download=CUDA_TORCH_SIZE if cuda else CPU_TORCH_SIZE,
-        restart=True,
-        applicable=True,
-    )
 
 
 def _cpu_pair(ev: Evidence) -> knowledge.Pair | None:
@@ -102,7 +79,7 @@ def _cpu_fix(ev: Evidence, why: str) -> Fix | None:
     pair = _cpu_pair(ev)
     if pair is None:
         return None
-    fix = _pair_fix(
+    fix = install_pair_fix(
         ev,
         pair,
         "install-cpu-pair",
@@ -420,7 +397,7 @@ def _older_cuda_fix(
             f" CUDA {cuda} is newer than the driver's {strict}, but runs on it through CUDA minor-version "
             f"compatibility (CUDA {cuda.split('.')[0] if cuda else '?'}.x needs driver ≥ {floor})."
         )
-    return _pair_fix(
+    return install_pair_fix(
         ev,
         pair,
         "install-pair-for-driver",
@@ -568,7 +545,7 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
         pair = _variant_for(first.cc, ev, have)
         if pair is not None and pair.variant != tb.variant:
             fixes.append(
-                _pair_fix(
+                install_pair_fix(
                     ev,
                     pair,
                     "install-pair-for-gpu",
