@@ -888,7 +888,7 @@ def test_compare_tells_an_empty_variable_from_an_unset_one() -> None:
     """CUDA_VISIBLE_DEVICES="" hides every GPU; unset shows them all: compare must not call them equal."""
 
     def with_env(variables: dict) -> dict:
-        report = {"schema": SCHEMA, "probes": [{"name": "envvars", "status": "ok", "data": {"variables": variables}}]}
+        report = {"schema": SCHEMA, "probes": [{"name": "envvars", "status": "ok", "data": {"vars": variables}}]}
         return report
 
     unset = with_env({"LD_LIBRARY_PATH": {"value": "/opt/lib", "kind": "path"}})

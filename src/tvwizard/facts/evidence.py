@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tvwizard.facts import knowledge
 from tvwizard.model import ProbeRun, Report, RunStatus, StepResult, Target
+
+if TYPE_CHECKING:  # the knowledge base (and packaging) loads on the first build question only
+    from tvwizard.facts import knowledge
 
 _T = TypeVar("_T")
 
@@ -69,6 +71,32 @@ class Evidence:
     def step_data(self, name: str) -> dict[str, Any]:
         step = self.step(name)
         return step.data if step is not None and isinstance(step.data, dict) else {}
+
+    # -- interpreter and environment -------------------------------------------------------
+    def _interpreter_part(self, key: str) -> dict[str, Any]:
+        part = self.data("interpreter").get(key)
+        return part if isinstance(part, dict) else {}
+
+    def python_info(self) -> dict[str, Any]:
+        """The interpreter probe's ``python`` facts (version, executable, prefix, base_prefix …)."""
+        return self._interpreter_part("python")
+
+    def environment_info(self) -> dict[str, Any]:
+        """The interpreter probe's ``environment`` facts (env_kind, in_venv, pyvenv_cfg …)."""
+        return self._interpreter_part("environment")
+
+    def platform_info(self) -> dict[str, Any]:
+        """The interpreter probe's ``platform`` facts (system, release, machine, libc …)."""
+        return self._interpreter_part("platform")
+
+    def env_vars(self) -> dict[str, str | None]:
+        """The allowlisted variables as the target sees them (envvars probe): name -> value."""
+        found = self.data("envvars").get("vars")
+        out: dict[str, str | None] = {}
+        for name, entry in found.items() if isinstance(found, dict) else ():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            out[str(name)] = None if value is None else str(value)
+        return out
 
     # -- packages -------------------------------------------------------------------------
     def dists(self) -> list[dict[str, Any]]:
@@ -238,6 +266,8 @@ def _cuda_text(value: object) -> str | None:
 
 
 def _parse(version: str, cuda: object, hip: object, known: bool) -> knowledge.Build | None:
+    from tvwizard.facts import knowledge
+
     try:
         return knowledge.parse_local(
             version, cuda=_cuda_text(cuda), hip=str(hip) if hip else None, build_info_known=known
