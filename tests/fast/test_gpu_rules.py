@@ -682,6 +682,23 @@ def test_extension_cuda_joins_the_existing_variant_finding() -> None:
     assert any("_cuda_version() = 12060" in e.detail for e in found[0].evidence)
 
 
+def test_the_variant_finding_wins_the_merge_whatever_order_the_rules_run_in(monkeypatch) -> None:
+    """extension_cuda_mismatch declares supplements=True: the packages rule's finding is kept even
+    when the GPU rule runs first (it used to depend on which module happened to be imported first)."""
+    from tvwizard.diagnosis import rules
+
+    d = dists()
+    d["version_py"]["torchvision"] = {"values": {"__version__": "0.29.1+cu126"}}
+    run = live(
+        ("extensions", "ok", {"files": [], "ops": {"_cuda_version": True}, "cuda_version": 12060}), tv="0.29.1+cu126"
+    )
+    monkeypatch.setattr(rules, "RULES", list(reversed(rules.RULES)))
+    found = [f for f in diagnose(make_ev(live_run=run, dist=d)) if f.id == "build-variant-mismatch"]
+    assert len(found) == 1
+    assert found[0].title.startswith("torchvision 0.29.1+cu126 is a CUDA 12.6 build")
+    assert any("_cuda_version() = 12060" in e.detail for e in found[0].evidence)
+
+
 # -- the GPU checklist line ------------------------------------------------------------------------
 
 

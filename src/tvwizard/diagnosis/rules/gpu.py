@@ -145,7 +145,11 @@ def _no_driver(ev: Evidence) -> tuple[bool, bool, list[Fact]]:
     return bool(host or text or torch_none), bool(host or text), evidence
 
 
-@rule("distributions|live")
+@rule(
+    needs=("distributions|live",),
+    emits=("gpu-driver-missing", "cuda-build-without-gpu"),
+    priority={"gpu-driver-missing": 100},
+)
 def gpu_driver_missing(ev: Evidence) -> list[Finding]:
     tb = cuda_build(ev)
     if tb is None:
@@ -257,7 +261,7 @@ def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Fact], what: 
     )
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("cuda-build-without-gpu",))
 def cuda_build_without_gpu(ev: Evidence) -> Finding | None:
     """The driver answers but reports no GPU (the no-driver case is in gpu_driver_missing)."""
     tb = cuda_build(ev)
@@ -272,7 +276,7 @@ def cuda_build_without_gpu(ev: Evidence) -> Finding | None:
 # -- driver-too-old -------------------------------------------------------------------------
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("driver-too-old",), priority=110)
 def driver_too_old(ev: Evidence) -> Finding | None:
     tb = cuda_build(ev)
     if tb is None or host_gpu(ev).get("state") == "no-gpu":
@@ -443,7 +447,7 @@ def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | 
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("gpu-arch-unsupported",), priority=120)
 def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
     tb = cuda_build(ev)
     devices = gpu_facts.devices(ev)
@@ -766,7 +770,7 @@ def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, 
     return None
 
 
-@rule("live")
+@rule(needs=("live",), emits=("cuda-unavailable",), priority=130)
 def cuda_unavailable(ev: Evidence) -> Finding | None:
     tb = cuda_build(ev)
     step = ev.step("cuda")
@@ -867,7 +871,7 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
 # -- cuda-home-invalid -------------------------------------------------------------------------
 
 
-@rule("toolchain")
+@rule(needs=("toolchain",), emits=("cuda-home-invalid",))
 def cuda_home_invalid(ev: Evidence) -> list[Finding]:
     data = ev.data("toolchain")
     cuda_env = data.get("cuda_env") or {}
@@ -928,13 +932,14 @@ def cuda_home_invalid(ev: Evidence) -> list[Finding]:
 # -- torchvision's compiled CUDA vs torch's ----------------------------------------------------
 
 
-@rule("live")
+@rule(needs=("live",), emits=("build-variant-mismatch",), priority=70, supplements=True)
 def extension_cuda_mismatch(ev: Evidence) -> Finding | None:
     """torchvision's compiled ops report another CUDA major than torch.
 
-    Reported under ``build-variant-mismatch`` so it merges with that rule's finding (the
-    engine dedupes by id, keeping the first and adding this evidence); it stands alone only
-    when version.py hid the mismatch (a source build whose binary disagrees with its label).
+    Reported under ``build-variant-mismatch`` so it merges with the packages rule's finding:
+    declared ``supplements=True``, so that finding is kept and this evidence added to it,
+    whatever order the rules ran in; it stands alone only when version.py hid the mismatch (a
+    source build whose binary disagrees with its label).
     """
     code = ev.step_data("extensions").get("cuda_version")
     torch_cuda = major_minor(ev.torch_cuda())
