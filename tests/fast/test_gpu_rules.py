@@ -218,7 +218,7 @@ def test_no_driver_in_a_container_suggests_gpus_all() -> None:
         system={"container": {"detected": True, "kind": "docker", "hints": []}},
     )
     f = by_id(diagnose(e), "gpu-driver-missing")
-    assert f.fixes[0].id == "container-gpus"
+    assert f.fixes[0].id == "container-gpu-access"  # one id for the one fix (it had two)
 
 
 def test_no_gpu_at_all_with_a_cuda_build_is_info_with_the_cpu_pair() -> None:

@@ -73,6 +73,10 @@ class Evidence:
         return step.data if step is not None and isinstance(step.data, dict) else {}
 
     # -- interpreter and environment -------------------------------------------------------
+    def python_version(self) -> str:
+        """The target's Python version ("3.11.7"): the target's own record, else the interpreter probe's."""
+        return self.target.version or str(self.data("interpreter").get("version") or "")
+
     def _interpreter_part(self, key: str) -> dict[str, Any]:
         part = self.data("interpreter").get(key)
         return part if isinstance(part, dict) else {}

@@ -67,10 +67,6 @@ def cuda_build(ev: Evidence) -> knowledge.Build | None:
     return tb if tb is not None and tb.is_cuda and tb.cuda else None
 
 
-def python_version(ev: Evidence) -> str:
-    return ev.target.version or str(ev.data("interpreter").get("version") or "")
-
-
 def env_var(ev: Evidence, name: str) -> str | None:
     """A variable as the target sees it (envvars probe), else as tvwizard saw it."""
     value = ev.env_vars().get(name)

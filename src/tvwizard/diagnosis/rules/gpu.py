@@ -21,8 +21,8 @@ from packaging.version import Version
 
 from tvwizard.diagnosis.rules import rule
 from tvwizard.diagnosis.rules.packages import variant_conflict
+from tvwizard.facts import cuda_errors, knowledge
 from tvwizard.facts import gpu as gpu_facts
-from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence, clean_torch_warning
 from tvwizard.facts.gpu import (
     Device,
@@ -43,82 +43,14 @@ from tvwizard.facts.gpu import (
     nms_ok,
     no_driver_message,
     no_kernel_errors,
-    python_version,
     signs_of_a_gpu,
     torchvision_arches,
 )
-from tvwizard.fixes.commands import installer_for, quote
-from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, install_pair_fix, pair_torchvision_fix
+from tvwizard.fixes import catalog
+from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, cpu_pair_fix, install_pair_fix, pair_torchvision_fix
 from tvwizard.model import Fact, Finding, Fix, Severity
 
-DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
-
-
 # -- facts ---------------------------------------------------------------------------------
-
-
-# -- fixes ---------------------------------------------------------------------------------
-
-
-def _cpu_pair(ev: Evidence) -> knowledge.Pair | None:
-    """The CPU build of the installed release when published, else the newest CPU pair."""
-    tb = ev.torch_build()
-    if tb is not None:
-        rel = knowledge.release(tb.base)
-        if (
-            rel is not None
-            and "cpu" in rel.variants
-            and knowledge.python_supported(rel.torch, python_version(ev) or "3")
-        ):
-            return knowledge.Pair(rel.torch, rel.torchvision, rel.torchaudio, "cpu", knowledge.index_url("cpu"))
-    python = python_version(ev)
-    return knowledge.newest_pair(python, variant="cpu") if python else None
-
-
-def _cpu_fix(ev: Evidence, why: str) -> Fix | None:
-    pair = _cpu_pair(ev)
-    if pair is None:
-        return None
-    fix = install_pair_fix(
-        ev,
-        pair,
-        "install-cpu-pair",
-        f"Switch to the CPU build: torch {pair.torch}+cpu + torchvision {pair.torchvision}+cpu",
-        why,
-    )
-    nvidia = sorted(str(d["name"]) for d in ev.dists() if str(d.get("name", "")).lower().startswith("nvidia-"))
-    if nvidia:
-        argv = installer_for(ev).uninstall(nvidia)
-        fix.commands.append(quote(argv))
-        fix.argv.append(argv)
-        fix.changes += f" Then removes the {len(nvidia)} nvidia-* CUDA library packages the CUDA build pulled in."
-    return fix
-
-
-def _driver_fix(need: str | None, ev: Evidence, verb: str = "Upgrade") -> Fix:
-    floor = knowledge.min_driver_for_cuda(need) if need else None
-    container = ev.system.get("container") if isinstance(ev.system, dict) else None
-    wsl = ev.system.get("wsl") if isinstance(ev.system, dict) else None
-    if isinstance(wsl, dict) and wsl.get("detected"):
-        how = (
-            "Under WSL the driver is the Windows one: update the NVIDIA driver in Windows "
-            "(never install a Linux driver inside WSL), then `wsl --shutdown`."
-        )
-    elif isinstance(container, dict) and container.get("detected"):
-        how = "In a container the driver is the host's: upgrade it on the host, then restart the container."
-    else:
-        how = (
-            "Install it from your distribution's packages (e.g. `sudo ubuntu-drivers install`) "
-            f"or {DRIVER_DOWNLOAD}, then reboot."
-        )
-    return Fix(
-        id="upgrade-driver",
-        title=f"{verb} the NVIDIA driver ({floor} or newer)" if floor else f"{verb} the NVIDIA driver",
-        kind="manual",
-        why=f"Keeps this torch build as it is. {how}",
-        changes="The system's NVIDIA driver (needs administrator rights and a reboot).",
-        restart=True,
-    )
 
 
 # -- gpu-driver-missing / cuda-build-without-gpu -------------------------------------------
@@ -165,22 +97,11 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
     if not signs:
         return [_without_gpu(ev, tb, evidence, "no NVIDIA driver or GPU was found")]
     floor = knowledge.min_driver_for_cuda(tb.cuda or "")
-    fixes = [_driver_fix(tb.cuda, ev, "Install or load")]
+    fixes = [catalog.build("upgrade-driver", ev=ev, floor=floor, verb="Install or load")]
     container = ev.system.get("container") if isinstance(ev.system, dict) else None
     if isinstance(container, dict) and container.get("detected"):
-        fixes.insert(
-            0,
-            Fix(
-                id="container-gpus",
-                title="Start the container with the GPUs passed in (`docker run --gpus all …`)",
-                kind="manual",
-                why="A container sees no NVIDIA driver unless the NVIDIA Container Toolkit maps it in: "
-                "`--gpus all` (Docker), `--device nvidia.com/gpu=all` (Podman/CDI) or a GPU resource request "
-                "(Kubernetes).",
-                restart=True,
-            ),
-        )
-    cpu = _cpu_fix(
+        fixes.insert(0, catalog.build("container-gpu-access"))
+    cpu = cpu_pair_fix(
         ev,
         "If this machine is not meant to use the GPU, the CPU build does everything else "
         "and is about 15 times smaller.",
@@ -213,16 +134,8 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
             "of another version. torch then reports no driver at all."
         )
         fixes.insert(
-            1 if fixes and fixes[0].id == "container-gpus" else 0,
-            Fix(
-                id="install-driver-libraries",
-                title=f"Install the driver's libraries of the same version ({module}), e.g. on Ubuntu "
-                f"`sudo apt install libnvidia-compute-{module.split('.')[0]}`, or add their folder to the "
-                "loader's path (`ldconfig`)",
-                kind="manual",
-                why="libcuda and libnvidia-ml must match the loaded kernel module's version exactly.",
-                restart=True,
-            ),
+            1 if fixes and fixes[0].id == "container-gpu-access" else 0,
+            catalog.build("install-driver-libraries", module=module),
         )
     return [
         Finding(
@@ -239,7 +152,7 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
 
 def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Fact], what: str) -> Finding:
     fixes = []
-    cpu = _cpu_fix(
+    cpu = cpu_pair_fix(
         ev,
         "The CPU build runs everything torchvision does on this machine, from a download "
         f"of {CPU_TORCH_SIZE} instead of {CUDA_TORCH_SIZE}.",
@@ -351,7 +264,7 @@ def driver_too_old(ev: Evidence) -> Finding | None:
         )
         severity = Severity.ERROR
     pair_fix = _older_cuda_fix(ev, have, tb, strict_only=severity is Severity.WARNING)
-    upgrade = _driver_fix(tb.cuda, ev)
+    upgrade = catalog.build("upgrade-driver", ev=ev, floor=toolkit_floor)
     fixes = [upgrade, pair_fix] if severity is Severity.WARNING else [pair_fix, upgrade]
     return Finding(
         id="driver-too-old",
@@ -372,7 +285,7 @@ def _older_cuda_fix(
     ev: Evidence, have: tuple[int, int], tb: knowledge.Build, *, strict_only: bool = False
 ) -> Fix | None:
     """The newest pair for a CUDA this driver runs; ``strict_only``: no minor-version compatibility."""
-    python = python_version(ev)
+    python = ev.python_version()
     if not python:
         return None
     # Minor-version compatibility lets a driver of CUDA X.y run any X.z build (a driver that
@@ -427,7 +340,7 @@ def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | 
     A variant of the driver's CUDA major (or older) runs through minor-version compatibility;
     one the driver fully supports comes first, then the newest torch, then the newest CUDA.
     """
-    python = python_version(ev)
+    python = ev.python_version()
     if not python:
         return None
 
@@ -559,20 +472,8 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
                 )
             )
         else:
-            fixes.append(
-                Fix(
-                    id="no-build-for-gpu",
-                    title="No current official build supports this GPU",
-                    kind="manual",
-                    why=(
-                        f"Compute capability {dotted(first.cc)} is outside what current PyTorch wheels "
-                        "are built for. "
-                        "Use the CPU build, an older torch built for a CUDA that still supports it, or build torch "
-                        f"and torchvision from source with TORCH_CUDA_ARCH_LIST={dotted(first.cc)}."
-                    ),
-                )
-            )
-        cpu = _cpu_fix(ev, "Runs on the CPU instead; slower, but every op works.")
+            fixes.append(catalog.build("no-build-for-gpu", capability=dotted(first.cc)))
+        cpu = cpu_pair_fix(ev, "Runs on the CPU instead; slower, but every op works.")
         if cpu is not None:
             fixes.append(cpu)
     return Finding(
@@ -588,122 +489,9 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
 
 # -- cuda-unavailable -------------------------------------------------------------------------
 
-# (text in torch's warning or the driver's reason, what it means, fix id, fix title, fix why)
-_REASONS: tuple[tuple[str, str, str, str, str], ...] = (
-    (
-        "Error 804",
-        "a CUDA forward-compatibility library (cuda-compat) is loaded on a GPU that does not support it",
-        "remove-cuda-compat",
-        "Take the cuda-compat folder out of LD_LIBRARY_PATH",
-        "Forward compatibility only works on data-center GPUs; elsewhere the driver's own libcuda must be used.",
-    ),
-    (
-        "Error 803",
-        "the loaded libcuda does not match the running kernel driver (usually a driver update without a reboot)",
-        "reboot-after-driver-update",
-        "Reboot (or reload the nvidia kernel modules)",
-        "The driver's user-space and kernel parts must be the same version.",
-    ),
-    (
-        "version mismatch",
-        "the NVIDIA driver's library and kernel module versions differ (usually a driver update without a reboot)",
-        "reboot-after-driver-update",
-        "Reboot (or reload the nvidia kernel modules)",
-        "The driver's user-space and kernel parts must be the same version.",
-    ),
-    (
-        "Error 802",
-        "the system is not yet initialized: on NVSwitch machines the nvidia-fabricmanager service is not running",
-        "start-fabricmanager",
-        "Start nvidia-fabricmanager (`sudo systemctl enable --now nvidia-fabricmanager`)",
-        "HGX/DGX machines need the fabric manager, of the same version as the driver, before CUDA can start.",
-    ),
-    (
-        "Error 34",
-        "a CUDA stub library (…/stubs/libcuda.so) is loaded instead of the driver's",
-        "remove-cuda-stubs",
-        "Take the `stubs` folder out of LD_LIBRARY_PATH",
-        "The stub libcuda exists only for linking at build time; it has no driver behind it.",
-    ),
-    (
-        "Error 304",
-        "an operating-system call failed: usually missing /dev/nvidia* permissions or device nodes",
-        "check-device-permissions",
-        "Check that your user can open /dev/nvidia* (group `video`/`render`), or pass the devices into the container",
-        "CUDA opens the device nodes directly; without them it cannot start.",
-    ),
-    (
-        "Error 46",
-        "every GPU is busy or unavailable: its compute mode is Exclusive-Process and another process holds it",
-        "free-busy-gpu",
-        "Find the process on the GPU (`nvidia-smi`) and wait for it or pick another GPU (CUDA_VISIBLE_DEVICES); "
-        "an admin can set the compute mode back with `sudo nvidia-smi -c DEFAULT`",
-        "In Exclusive-Process mode a GPU takes one CUDA process at a time.",
-    ),
-    (
-        "Error 2: out of memory",
-        "the GPU's memory is already full when CUDA starts: another process holds it",
-        "free-gpu-memory",
-        "Find the processes holding GPU memory (`nvidia-smi`), stop them or pick another GPU (CUDA_VISIBLE_DEVICES)",
-        "CUDA needs some memory for its context on every visible GPU.",
-    ),
-    (
-        "Error 500",
-        "the libcuda.so.1 this process loads lacks a function torch's CUDA runtime needs: it comes from an older "
-        "driver than this build expects, or is not the driver's own (a copy on LD_LIBRARY_PATH, an old WSL or "
-        "Docker Desktop libcuda)",
-        "use-drivers-libcuda",
-        "Load the driver's own libcuda.so.1: take other copies out of LD_LIBRARY_PATH; on WSL or Docker Desktop, "
-        "update the Windows NVIDIA driver and Docker Desktop",
-        "The CUDA runtime looks up the driver's functions by name; a libcuda from another or older driver lacks some.",
-    ),
-    (
-        "Error 100",
-        "CUDA sees no device",
-        "check-visible-devices",
-        "Check CUDA_VISIBLE_DEVICES and that the GPU is passed to this process",
-        "The driver is there but no GPU is visible to this process.",
-    ),
-    (
-        "Error 101",
-        "CUDA_VISIBLE_DEVICES names a device that does not exist",
-        "check-visible-devices",
-        "Fix CUDA_VISIBLE_DEVICES",
-        "An invalid ordinal hides every GPU.",
-    ),
-)
 
-
-# torch's errors that come from loading the wrong libcuda.so.1: the finding shows which one loaded
-_WRONG_LIBCUDA = ("Error 500", "Error 34", "Error 804", "Error 803")
-
-
-# What torch says for the two start-up failures that do not name a cause (c10/cuda
-# CUDAFunctions.cpp turns cudaErrorUnknown and cudaErrorInitializationError into these
-# sentences, with no error number); the kernel side (:func:`_kernel_side`) is asked first.
-_GENERIC_REASONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
-    (
-        ("CUDA unknown error", "Error 999"),
-        "CUDA failed to start with an unknown error: the driver is in a bad state, most often the nvidia_uvm "
-        "module after a suspend/resume",
-        "reload-nvidia-uvm",
-        "Reload nvidia_uvm (`sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`) or reboot",
-        "An unknown CUDA error at start-up usually clears when the unified-memory module is reloaded.",
-    ),
-    (
-        ("CUDA driver initialization failed",),
-        "the CUDA driver could not initialise in this process: the nvidia kernel module or its device nodes are "
-        "not usable here",
-        "check-driver-in-this-process",
-        "Check that `nvidia-smi` works in this same shell; in a container, start it with GPU access "
-        "(`--gpus all`); after a driver install, reboot",
-        "CUDA needs the kernel module loaded and /dev/nvidia* reachable from this process.",
-    ),
-)
-
-
-def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, Fix] | None:
-    """A cause read from the kernel side of the driver (``gpu["linux"]``), or None."""
+def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, str] | None:
+    """A cause read from the kernel side of the driver (``gpu["linux"]``) and its fix id, or None."""
     linux = linux_driver(gpu)
     nodes: dict[str, str] = linux.get("nodes") or {}
     module, library = linux.get("kernel_module"), gpu.get("driver")
@@ -711,61 +499,30 @@ def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, 
         return (
             f"the loaded nvidia kernel module is {module} but the driver library is {library}: "
             "a driver update without a reboot",
-            Fix(
-                id="reboot-after-driver-update",
-                title="Reboot (or reload the nvidia kernel modules)",
-                kind="manual",
-                why="The driver's user-space and kernel parts must be the same version.",
-                restart=True,
-            ),
+            "reboot-after-driver-update",
         )
     refused = [n for n, state in nodes.items() if state == "no access"]
     if refused:
         return (
             f"this user cannot open {', '.join(refused)}",
-            Fix(
-                id="check-device-permissions",
-                title="Give your user access to /dev/nvidia* (group `video`/`render`, or the node's mode)",
-                kind="manual",
-                why="CUDA opens the device nodes directly; without read-write access it cannot start.",
-                restart=True,
-            ),
+            "check-device-permissions",
         )
     if nodes.get("/dev/nvidiactl") == "missing" and gpu.get("source") == "nvml":
         return (
             "the GPU device nodes (/dev/nvidiactl, /dev/nvidia0, ...) are not in this process's view although the "
             "driver library answered: a container started without GPU access",
-            Fix(
-                id="container-gpu-access",
-                title="Start the container with GPU access (`--gpus all` for Docker, "
-                "`--device nvidia.com/gpu=all` for Podman/CDI, a GPU resource request on Kubernetes)",
-                kind="manual",
-                why="The NVIDIA container runtime mounts the device nodes and the driver's libraries together.",
-                restart=True,
-            ),
+            "container-gpu-access",
         )
     if nodes.get("/dev/nvidia-uvm") == "missing" and nodes.get("/dev/nvidiactl") == "ok":
         return (
             "/dev/nvidia-uvm is missing: the nvidia_uvm kernel module is not loaded, and CUDA cannot start without it",
-            Fix(
-                id="load-nvidia-uvm",
-                title="Load the unified-memory module: `sudo modprobe nvidia_uvm` (or `sudo nvidia-modprobe -u -c=0`)",
-                kind="manual",
-                why="nvidia-smi works without nvidia_uvm, CUDA does not; the module creates /dev/nvidia-uvm.",
-                restart=True,
-            ),
+            "load-nvidia-uvm",
         )
     if silent and env_var(ev, "SLURM_JOB_ID") and not (env_var(ev, "SLURM_JOB_GPUS") or env_var(ev, "SLURM_STEP_GPUS")):
         return (
             f"this runs in Slurm job {env_var(ev, 'SLURM_JOB_ID')}, which has no GPU allocated: Slurm's device "
             "cgroup hides the GPUs from CUDA",
-            Fix(
-                id="slurm-request-gpu",
-                title="Ask Slurm for a GPU: `srun --gres=gpu:1 …` (or `--gpus=1`, `#SBATCH --gres=gpu:1`)",
-                kind="manual",
-                why="Inside a job, only the GPUs Slurm allocated are usable; NVML may still list them all.",
-                restart=True,
-            ),
+            "slurm-request-gpu",
         )
     return None
 
@@ -799,36 +556,25 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
         note = vis.get("note") or "none of its entries names a GPU"
         reason = f"CUDA_VISIBLE_DEVICES={vis.get('env')!r} hides every GPU ({note})"
         evidence.append(Fact("system", "gpu", reason))
-        fixes.append(
-            Fix(
-                id="unset-cuda-visible-devices",
-                title="Unset CUDA_VISIBLE_DEVICES (or list the GPUs to use, e.g. 0)",
-                kind="env",
-                env={"CUDA_VISIBLE_DEVICES": None},
-                why="With it unset, CUDA sees every GPU.",
-                restart=True,
-            )
-        )
+        fixes.append(catalog.build("unset-cuda-visible-devices"))
     haystack = (" ".join(texts) + " " + str(gpu.get("reason") or "")).lower()
-    if reason is None:
-        for pattern, meaning, fid, ftitle, fwhy in _REASONS:
-            if pattern.lower() in haystack:
-                reason = meaning
-                fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
-                if pattern in _WRONG_LIBCUDA and (seen := libcuda_seen(ev)):
-                    evidence.append(Fact("native", "loader", seen))
-                break
-    generic = [g for g in _GENERIC_REASONS if any(text.lower() in haystack for text in g[0])]
+    known = cuda_errors.first_match(cuda_errors.REASONS, haystack) if reason is None else None
+    if known is not None:
+        reason = known.meaning
+        fixes.append(catalog.build(known.fix_id))
+        if cuda_errors.names_wrong_libcuda(known) and (seen := libcuda_seen(ev)):
+            evidence.append(Fact("native", "loader", seen))
+    generic = cuda_errors.first_match(cuda_errors.GENERIC_REASONS, haystack)
     if reason is None and present and (generic or not texts):
         # what the kernel side looked like, whether or not it explains the failure
         evidence.append(Fact("system", "gpu", kernel_side_facts(gpu)))
         found = _kernel_side(ev, gpu, silent=not texts)
         if found is not None:
             reason = found[0]
-            fixes.append(found[1])
-    if reason is None and generic:
-        _pattern, reason, fid, ftitle, fwhy = generic[0]
-        fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
+            fixes.append(catalog.build(found[1]))
+    if reason is None and generic is not None:
+        reason = generic.meaning
+        fixes.append(catalog.build(generic.fix_id))
     if reason is None and driver_too_old_message(texts):
         cause, reason = "driver-too-old", "the driver is too old for this build"
     if reason is None and no_driver_message(texts):
@@ -842,16 +588,7 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
             f"CUDA finds no usable GPU although the driver lists {len(present)}, and torch gave no reason: this "
             "process is probably not allowed to use them (a batch job or container without a GPU allocation)"
         )
-        fixes.append(
-            Fix(
-                id="check-gpu-allocation",
-                title="Check that this process was given the GPU: `nvidia-smi` in the same shell, the job's GPU "
-                "request (`--gres=gpu:1`), the container's `--gpus`",
-                kind="manual",
-                why="NVML can list GPUs that a device cgroup keeps CUDA from opening.",
-                restart=True,
-            )
-        )
+        fixes.append(catalog.build("check-gpu-allocation"))
     return Finding(
         id="cuda-unavailable",
         severity=Severity.ERROR,
@@ -898,18 +635,7 @@ def cuda_home_invalid(ev: Evidence) -> list[Finding]:
         other = "CUDA_PATH" if var == "CUDA_HOME" else "CUDA_HOME"
         o = cuda_env.get(other) or {}
         replacement = str(o["value"]) if o.get("set") and o.get("nvcc") and o.get("lib64") else good_default
-        fix = Fix(
-            id=f"fix-{var.lower().replace('_', '-')}",
-            title=f"Set {var}={replacement}" if replacement else f"Unset {var}",
-            kind="env",
-            env={var: replacement},
-            why=(
-                f"{replacement} is a complete CUDA toolkit (nvcc and lib64)."
-                if replacement
-                else "An unset variable lets build tools find nvcc on PATH or fail with a clear message."
-            ),
-            undo=f"Set {var} back to {value}.",
-        )
+        fix = catalog.build(f"fix-{var.lower().replace('_', '-')}", value=value, replacement=replacement)
         out.append(
             Finding(
                 id="cuda-home-invalid",

@@ -9,7 +9,8 @@ from tvwizard.diagnosis.rules import rule
 from tvwizard.diagnosis.rules.packages import variant_conflict
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
-from tvwizard.model import Fact, Finding, Fix, Severity
+from tvwizard.fixes import catalog
+from tvwizard.model import Fact, Finding, Severity
 
 _MISSING = re.compile(r"([\w.+-]+\.so[\w.]*): cannot open shared object file")
 # Libraries the NVIDIA driver provides (not the env): absent on every machine without a GPU
@@ -159,8 +160,6 @@ def _still_works(ev: Evidence, paths: list[str]) -> bool:
 @rule(needs=("native|distributions",), emits=("corrupt-file",), priority=140)
 def corrupt_file(ev: Evidence) -> list[Finding]:
     """Damaged or missing compiled files of torch/torchvision: an interrupted install."""
-    from tvwizard.fixes.commands import installer_for, quote
-
     out = []
     for pkg in ("torch", "torchvision"):
         bad = [f for f in ev.native_files(pkg) if f.get("problem") in DAMAGED]
@@ -171,23 +170,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
         version = (d or {}).get("version")
         fixes = []
         if version:
-            inst = installer_for(ev)
-            argv = inst.install([f"{pkg}=={version}"], force_reinstall=True, no_deps=True)
-            fixes.append(
-                Fix(
-                    id="reinstall-package",
-                    title=f"Reinstall {pkg} {version} over the damaged files",
-                    kind="command",
-                    commands=[quote(argv)],
-                    argv=[argv],
-                    applicable=inst.auto,
-                    restart=True,
-                    why="A fresh copy of the same version replaces the damaged files; nothing else changes.",
-                    changes=f"Rewrites every file of {pkg} {version}; its dependencies are not touched (--no-deps).",
-                    undo="Nothing to undo: the same version is installed again.",
-                    download="",
-                )
-            )
+            fixes.append(catalog.build("reinstall-package", ev=ev, package=pkg, version=version))
         names = [f"{f['path'].split('site-packages/')[-1]} ({f['problem']})" for f in bad]
         names += [f"{p} (missing)" for p in gone]
         paths = [f["path"] for f in bad] + gone
@@ -221,29 +204,9 @@ def library_path_override(ev: Evidence) -> list[Finding]:
         bad_entries = {o.get("entry") for o in overrides if o.get("source") == "LD_LIBRARY_PATH"}
         current = [e.get("entry") for e in ev.data("native").get("ld_library_path") or []]
         kept = [e for e in current if e and e not in bad_entries]
-        fixes.append(
-            Fix(
-                id="trim-ld-library-path",
-                title="Take " + ", ".join(sorted(b for b in bad_entries if b)) + " out of LD_LIBRARY_PATH",
-                kind="env",
-                env={"LD_LIBRARY_PATH": ":".join(kept) or None},
-                why="torch ships the libraries it needs and finds them itself; the older copies "
-                "ahead of them on LD_LIBRARY_PATH are loaded first.",
-                undo="Restore LD_LIBRARY_PATH to its previous value (see the evidence).",
-                restart=True,
-            )
-        )
+        fixes.append(catalog.build("trim-ld-library-path", bad_entries=sorted(b for b in bad_entries if b), kept=kept))
     if "LD_PRELOAD" in sources:
-        fixes.append(
-            Fix(
-                id="unset-ld-preload",
-                title="Unset LD_PRELOAD for Python",
-                kind="env",
-                env={"LD_PRELOAD": None},
-                restart=True,
-                why="A preloaded library wins over the copy torch ships.",
-            )
-        )
+        fixes.append(catalog.build("unset-ld-preload"))
     first = overrides[0]
     return [
         Finding(
