@@ -160,6 +160,7 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     for c in (
         _probe_check(ev, findings, "envvars", "Environment variables", _env_summary(ev), CheckStatus.INFO),
         _probe_check(ev, findings, "toolchain", "Toolchain", _toolchain_summary(ev), CheckStatus.INFO),
+        _probe_check(ev, findings, "user", _user_title(ev), _user_summary(ev)),
     ):
         if c is not None:
             checks.append(c)
@@ -179,6 +180,28 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     if machine:
         checks.append(Check("machine", "Machine", _status(findings, "machine", CheckStatus.INFO), machine))
     return checks
+
+
+def _user_title(ev: Evidence) -> str:
+    """The user's own way in, as the line's title: ``import basicsr``, ``python train.py``."""
+    data = ev.data("user")
+    request = [str(r) for r in data.get("request") or []]
+    if data.get("source") == "import":
+        return "import " + ", ".join(request)
+    if data.get("source") == "command":
+        return brief(" ".join(request), 60)
+    return "Your traceback"
+
+
+def _user_summary(ev: Evidence) -> str:
+    data = ev.data("user")
+    failure = data.get("failure")
+    if isinstance(failure, dict):
+        msg = str(failure.get("message") or "").splitlines()
+        return brief(f"{failure.get('type') or 'failed'}: {msg[0] if msg else ''}", 160)
+    if data.get("source") == "command":
+        return f"exited with code {data.get('returncode')}"
+    return "works"
 
 
 def _gib(n: object) -> str:
