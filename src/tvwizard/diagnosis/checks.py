@@ -291,14 +291,21 @@ def _toolchain_summary(ev: Evidence) -> str:
 
 
 def verdict_of(ev: Evidence, findings: list[Finding]) -> tuple[str, int]:
-    """("works", 0) when torchvision imports and its ops work; ("broken", 1) otherwise."""
+    """("works", 0) when torchvision imports and its ops work; ("broken", 1) otherwise.
+
+    What the user ran (``--import``, ``-- COMMAND``, a pasted traceback) failing while torchvision
+    works is ("degraded", 1); with no import probe (``explain``) it is ("unknown", 1).
+    """
     live = ev.probes.get("live")
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    if live is None or not live.steps:
-        return ("broken" if errors else "unknown"), 1
+    user_only = bool(errors) and all(f.checks == ["user"] for f in errors)
+    if live is None or not live.steps:  # `explain` runs only some probes: whether torchvision works is not known
+        return ("broken" if errors and not user_only else "unknown"), 1
     imported = bool(ev.step_data("import_torchvision").get("ok"))
     nms = [s for s in live.steps if s.name.startswith("nms_")]
     ops_ok = bool(nms) and all(s.status == "ok" and s.data.get("correct") for s in nms)
     if imported and ops_ok and not errors:
         return "works", 0
+    if imported and ops_ok and user_only:
+        return "degraded", 1  # torchvision works; what the user ran does not
     return "broken", 1

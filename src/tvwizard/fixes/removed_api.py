@@ -112,16 +112,17 @@ def unified_diff(path: str, line: int, old_line: str, new_line: str) -> str:
     return f"--- a/{path}\n+++ b/{path}\n@@ -{line} +{line} @@\n-{old_line}\n+{new_line}"
 
 
-def source_edit_fix(ev: Evidence, api: RemovedApi, frame: dict, owner: dict | None) -> Fix | None:
-    """Move the one import line to the replacement; the file is the caller's (owner or user's)."""
+def source_edit_fix(ev: Evidence, api: RemovedApi, frame: dict, located: dict | None) -> Fix | None:
+    """Move the one import line to the replacement.  ``located``: where the user probe found the
+    failing file in the target (``file``; ``dist`` when a distribution owns it): a file that is
+    not known to be there (a traceback pasted from another machine) is not edited."""
     edit = api.edit
     code = str(frame.get("code") or "")
     line = frame.get("line")
-    if edit is None or not isinstance(line, int) or not edit.applies_to(code):
+    path = str((located or {}).get("file") or "")
+    if edit is None or not isinstance(line, int) or not edit.applies_to(code) or not path:
         return None
-    path = str((owner or {}).get("file") or frame.get("file") or "")
-    if not path or path.startswith("<"):
-        return None
+    owner = located if located and located.get("dist") else None
     shown = str((owner or {}).get("record_path") or path)
     python = ev.target.executable or ev.target.python
     argv = [python, "-I", EDIT_SCRIPT, path, str(line), edit.old, edit.new]

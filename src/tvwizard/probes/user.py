@@ -23,18 +23,17 @@ Data::
      "returncode": int|null,                    # command only
      "failure": {"type", "message", "frames": [{"file", "line", "function", "code"}],
                  "traceback", "module"?, "name"?} | null,
-     "owners": {file: {"dist", "version", "record_path", "location", "hash_ok"} | null}}
+     "owners": {file: {"dist", "version", "record_path", "location", "file", "hash_ok"} | null}}
 
 ``owners`` is read from each distribution's RECORD (no import): the file as RECORD lists it,
-and whether its sha256 still matches.  A file no RECORD lists (the user's own script) maps
-to null.
+and whether its sha256 still matches.  A file that is here but in no RECORD (the user's own
+script) maps to ``{"dist": null, "file": <absolute path>}``; a file not found here, to null.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import os
 import subprocess
 import sys
@@ -71,7 +70,9 @@ def run_imports(ctx, modules):
     for name in modules:
         with ctx.step("import:" + name) as out:
             try:
-                importlib.import_module(name)
+                # __import__, as an import statement does: CPython then drops its own importlib
+                # frames from the traceback, so it reads as the user's `python -c "import x"`
+                __import__(name)
             except BaseException as exc:  # SystemExit from a package's import counts too
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -271,6 +272,8 @@ def owners(failure):
         if path and path not in out and not path.startswith("<"):
             try:
                 out[path] = owner_of(path, cache)
+                if out[path] is None and os.path.isfile(path):  # here, but no RECORD lists it: the user's own
+                    out[path] = {"dist": None, "file": os.path.abspath(path)}
             except Exception as exc:  # one odd path must not lose the others
                 out[path] = {"error": "%s: %s" % (type(exc).__name__, exc)}
     return out

@@ -28,9 +28,15 @@ def failing_frame(failure: dict) -> dict:
     return (real or frames or [{}])[-1]
 
 
+def _located(data: dict, frame: dict) -> dict | None:
+    """Where the failing file is in the target (``file``), and its distribution when one owns it."""
+    found = (data.get("owners") or {}).get(frame.get("file"))
+    return found if isinstance(found, dict) and found.get("file") else None
+
+
 def _owner(data: dict, frame: dict) -> dict | None:
-    owner = (data.get("owners") or {}).get(frame.get("file"))
-    return owner if isinstance(owner, dict) and owner.get("dist") else None
+    found = _located(data, frame)
+    return found if found is not None and found.get("dist") else None
 
 
 def where(frame: dict, owner: dict | None) -> str:
@@ -88,7 +94,7 @@ def _removed_api(ev: Evidence, data: dict, failure: dict, api: RemovedApi) -> Fi
         for f in (
             fixes.downstream_release_fix(ev, api, owner),
             fixes.older_pair_fix(ev, api),
-            fixes.source_edit_fix(ev, api, frame, owner),
+            fixes.source_edit_fix(ev, api, frame, _located(data, frame)),
         )
         if f is not None
     ]
