@@ -61,7 +61,8 @@ def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
         type=float,
         metavar="SECONDS",
         default=default,
-        help="time limit for the import probe (default 180; static probes scale with it)",
+        help="time limit for the import probe and for your --import / -- COMMAND (default 180; static probes scale "
+        "with it)",
     )
 
 

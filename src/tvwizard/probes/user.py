@@ -11,8 +11,8 @@ Options (exactly one of the first three):
               the first that raises.
 ``command``   ``["python", "train.py", ...]``: run the user's own command (argv, never a
               shell) with this interpreter standing in for ``python``/``python3``; its
-              stdout goes to the probe's log, its stderr to the log *and* to a bounded
-              buffer, from which the first traceback is read.
+              stdout and stderr go to the probe's log, stderr also to a bounded buffer,
+              from which the first traceback is read.
 ``failure``   a failure already parsed (``tvwizard explain``: a pasted traceback); only its
               files' owners are looked up.
 
@@ -52,10 +52,12 @@ def _import_failure(exc):
     ImportError carries (the module that was not found, the name that could not be imported)."""
     data = format_exception(exc)
     parsed = _traceback.parse(data["traceback"]) or {}
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     failure = {
         "type": data["type"],
         "message": data["message"],
-        "frames": parsed.get("frames") or [],
+        # the probe's own frame (the `__import__` call) is tvwizard's, not the user's
+        "frames": [f for f in parsed.get("frames") or [] if not str(f.get("file", "")).startswith(here)],
         "traceback": data["traceback"][-_traceback.MAX_TEXT :],
     }
     if isinstance(exc, ImportError):
@@ -84,11 +86,16 @@ def run_imports(ctx, modules):
 
 
 class _BoundedTee:
-    """Read a stream to its end: pass it on to our stderr (tvwizard's log, bounded there),
-    keep its head and tail here for the traceback."""
+    """Read a stream to its end: pass it on to ``out`` (our stdout or stderr, tvwizard's log,
+    bounded there), keep its head and tail here when ``keep`` (stderr: the traceback is there).
 
-    def __init__(self, stream):
+    The command never holds tvwizard's own pipes, only these: a process it leaves behind
+    cannot keep tvwizard waiting for the end of a stream."""
+
+    def __init__(self, stream, out, keep=True):
         self.stream = stream
+        self.out = out
+        self.keep = keep
         self.head = bytearray()
         self.tail = bytearray()
         self.dropped = 0
@@ -96,7 +103,7 @@ class _BoundedTee:
         self.thread.start()
 
     def _run(self):
-        out = getattr(sys.stderr, "buffer", None)
+        out = getattr(self.out, "buffer", None)
         while True:
             try:
                 chunk = os.read(self.stream.fileno(), 65536)
@@ -110,6 +117,8 @@ class _BoundedTee:
                     out.flush()
                 except (OSError, ValueError):
                     out = None
+            if not self.keep:
+                continue
             room = STDERR_HEAD - len(self.head)
             if room > 0:
                 self.head += chunk[:room]
@@ -146,7 +155,7 @@ def run_command(ctx, argv):
             # Same process group as this probe: when tvwizard's limit passes, it kills the
             # group, the command and whatever it started included.
             proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=None, stderr=subprocess.PIPE, env=env, close_fds=True
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, close_fds=True
             )
         except OSError as exc:
             out["failure"] = {
@@ -157,10 +166,12 @@ def run_command(ctx, argv):
             }
             out["returncode"] = None
             return out["failure"], None
-        tee = _BoundedTee(proc.stderr)
+        tee = _BoundedTee(proc.stderr, sys.stderr)
+        echo = _BoundedTee(proc.stdout, sys.stdout, keep=False)
         returncode = proc.wait()
-        # A child that forked and left a grandchild holding stderr must not keep us here.
+        # A child that forked and left a grandchild holding its streams must not keep us here.
         tee.thread.join(2.0)
+        echo.thread.join(0.5)
         out["returncode"] = returncode
         failure = _traceback.parse(tee.text()) if returncode != 0 else None
         if returncode != 0 and failure is None:

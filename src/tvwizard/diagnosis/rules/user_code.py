@@ -154,7 +154,8 @@ def user_failure(ev: Evidence) -> Finding | None:
     return Finding(
         id="user-code-failed",
         severity=Severity.ERROR,
-        title=f"{what_user_ran(data)} failed at {where(frame, owner)}: {error.splitlines()[0][:300]}",
+        title=f"{what_user_ran(data)} failed{' at ' + where(frame, owner) if frame else ''}: "
+        f"{error.splitlines()[0][:300]}",
         explanation=cls.summary
         + (
             " The finding this failure is a symptom of is above it."
@@ -165,7 +166,9 @@ def user_failure(ev: Evidence) -> Finding | None:
         fixes=[
             Fix(
                 id="read-failing-line",
-                title=f"Look at {where(frame, owner)}: the error is raised there",
+                title=f"Look at {where(frame, owner)}: the error is raised there"
+                if frame
+                else "Read the error: it is raised before any code of yours ran",
                 kind="manual",
                 why="torch and torchvision pass every check tvwizard has; the failure is in the code that ran.",
                 changes=str(frame.get("code") or ""),
