@@ -359,3 +359,58 @@ def test_explain_redacts_what_it_reads(tmp_path: Path) -> None:
     assert home not in pasted and token not in pasted  # what was read; the report's own redaction is `report`'s
     assert token not in proc.stdout
     assert out["failure"]["frames"][0]["file"] == "~/proj/train.py"
+
+
+def test_an_old_torchvision_under_a_new_pillow_gets_the_newer_torchvision_first(tmp_path: Path) -> None:
+    """pytorch/vision#1712: torchvision < 0.5 imports PIL.PILLOW_VERSION, which Pillow 7 removed."""
+    site = tmp_path / "site"
+    functional = (
+        "import math\nimport numbers\n\nimport torch\nfrom PIL import Image, ImageOps, ImageEnhance, PILLOW_VERSION\n"
+    )
+    downstream.install_files(
+        site,
+        {
+            "torchvision/__init__.py": "from torchvision import transforms\n",
+            "torchvision/transforms/__init__.py": "from . import functional\n",
+            "torchvision/transforms/functional.py": functional,
+        },
+        "torchvision",
+        "0.4.2",
+    )
+    downstream.install_files(
+        site,
+        {
+            "PIL/__init__.py": "__version__ = '7.0.0'\n",
+            "PIL/Image.py": "",
+            "PIL/ImageOps.py": "",
+            "PIL/ImageEnhance.py": "",
+        },
+        "Pillow",
+        "7.0.0",
+    )
+    downstream.install_files(site, {"torch/__init__.py": "__version__ = '1.3.1'\n"}, "torch", "1.3.1")
+    report = _session(site, user_probe(imports=["torchvision"]), tmp_path)
+    finding = next(f for f in report.findings if f.id == "removed-api-used")
+    assert finding.title == (
+        "torchvision 0.4.2 (`torchvision/transforms/functional.py`, line 5) imports `PIL.PILLOW_VERSION`, "
+        "which Pillow removed in 7.0.0; you have Pillow 7.0.0"
+    )
+    assert [f.id for f in finding.fixes] == ["install-newest-pair", "edit-removed-import"]
+    assert "torchvision 0.5.0 and later no longer import PIL.PILLOW_VERSION" in finding.fixes[0].why
+    assert "+from PIL import Image, ImageOps, ImageEnhance, __version__ as PILLOW_VERSION" in finding.fixes[1].changes
+
+
+def test_check_obeys_timeout_for_the_users_command(tmp_path: Path) -> None:
+    start = time.monotonic()
+    proc = tvwizard(
+        "--python", sys.executable, "check", "--json", "--timeout", "3",
+        "--", "python", "-c", "import time; time.sleep(120)",
+        cwd=tmp_path,
+    )  # fmt: skip
+    report = json.loads(proc.stdout)
+    user = next(p for p in report["probes"] if p["name"] == "user")
+    assert user["status"] == "timeout" and "no answer after 3 s" in user["error"]
+    hung = next(f for f in report["findings"] if f["id"] == "user-code-failed")
+    assert hung["title"].startswith("python -c import time; time.sleep(120) did not finish: no answer after 3 s")
+    assert time.monotonic() - start < 60
+    assert proc.returncode == 1

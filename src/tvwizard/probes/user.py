@@ -290,16 +290,24 @@ def owners(failure):
     return out
 
 
+def _announce(ctx, data):
+    """What the user asked for, sent first: it survives a command that hangs or crashes."""
+    ctx.fact("source", data["source"])
+    ctx.fact("request", data["request"])
+
+
 def run(ctx):
     opts = ctx.options
     data = {"source": None, "request": None, "returncode": None, "failure": None, "owners": {}}
     if opts.get("imports"):
         data["source"] = "import"
         data["request"] = [str(m) for m in opts["imports"]]
+        _announce(ctx, data)
         data["failure"] = run_imports(ctx, data["request"])
     elif opts.get("command"):
         data["source"] = "command"
         data["request"] = [str(a) for a in opts["command"]]
+        _announce(ctx, data)
         data["failure"], data["returncode"] = run_command(ctx, data["request"])
     elif opts.get("failure"):
         data["source"] = "pasted"

@@ -15,7 +15,7 @@ from tvwizard.diagnosis.rules import rule
 from tvwizard.facts.evidence import Evidence
 from tvwizard.facts.removed_apis import RemovedApi
 from tvwizard.fixes import removed_api as fixes
-from tvwizard.model import Fact, Finding, Fix, Severity
+from tvwizard.model import Fact, Finding, Fix, RunStatus, Severity
 
 SOURCES = {"import": "import", "command": "command", "pasted": "pasted traceback"}
 
@@ -141,6 +141,24 @@ def user_failure(ev: Evidence) -> Finding | None:
     """What failed for the user, with the line that failed and who owns it."""
     data = ev.data("user")
     failure = data.get("failure")
+    run = ev.probes["user"]
+    if run.status in (RunStatus.TIMEOUT, RunStatus.CRASHED) and not isinstance(failure, dict):
+        return Finding(
+            id="user-code-failed",
+            severity=Severity.ERROR,
+            title=f"{what_user_ran(data)} did not finish: {run.error}",
+            explanation="tvwizard ran it in its own process group with no terminal and ended the whole group "
+            "at the limit (--timeout). Its output up to then is in the report's log.",
+            evidence=[Fact("user", str(run.status), run.error or "")],
+            fixes=[
+                Fix(
+                    id="read-failing-line",
+                    title="Run it again with a longer --timeout, or look at where it waits (its log)",
+                    kind="manual",
+                )
+            ],
+            checks=["user"],
+        )
     if not isinstance(failure, dict):
         return None
     cls = tracebacks.classify(failure)
