@@ -414,3 +414,27 @@ def test_check_obeys_timeout_for_the_users_command(tmp_path: Path) -> None:
     assert hung["title"].startswith("python -c import time; time.sleep(120) did not finish: no answer after 3 s")
     assert time.monotonic() - start < 60
     assert proc.returncode == 1
+
+
+def test_a_known_kind_of_failure_is_folded_under_its_root_cause() -> None:
+    """The user's command died of `operator torchvision::nms does not exist` (fudan-generative-vision/hallo#98):
+    the user finding is a symptom of version-mismatch, whose fixes are the ones to follow."""
+    from tvwizard.diagnosis.engine import order
+    from tvwizard.diagnosis.rules.user_code import user_failure
+    from tvwizard.facts.evidence import Evidence
+    from tvwizard.model import Finding, ProbeRun, Severity
+
+    failure = parse((TRACEBACKS / "version-mismatch.txt").read_text())
+    run = ProbeRun("user", "Your command", RunStatus.OK, data={"source": "command", "request": ["python", "x.py"]})
+    run.data["failure"] = failure
+    ev = Evidence(target=Target(python=sys.executable), probes={"user": run})
+    symptom = user_failure(ev)
+    assert symptom.id == "user-code-failed" and symptom.caused_by == "version-mismatch"
+    assert symptom.title.startswith("python x.py failed at `/usr/local/lib/python3.10/dist-packages/torch/")
+    root = Finding(id="version-mismatch", severity=Severity.ERROR, title="torchvision 0.18.0 is for torch 2.3")
+    assert [(f.id, f.caused_by) for f in order([symptom, root])] == [
+        ("version-mismatch", None),
+        ("user-code-failed", "version-mismatch"),
+    ]
+    alone = order([user_failure(ev)])  # no such root found: the user's failure stands, with where to look
+    assert alone[0].caused_by is None and alone[0].fixes[0].kind == "manual"
