@@ -38,6 +38,9 @@ examples:
   tvwizard check --json            the whole result as JSON (schema tvwizard.report/1)
   tvwizard --python ~/venvs/ml/bin/python check
   tvwizard fix --apply             apply a fix after confirmation, then check again
+  tvwizard check --import basicsr  also import your module, after the standard probes
+  tvwizard check -- python train.py   also run your command (only when given after --)
+  tvwizard explain error.txt       classify a pasted traceback (or - for stdin)
   tvwizard report -o report.md     a redacted report for a bug ticket
   tvwizard fleet /shared/reports   aggregate nodes' `report --json -o DIR/{host}.json`
 environment:
@@ -58,7 +61,27 @@ def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
         type=float,
         metavar="SECONDS",
         default=default,
-        help="time limit for the import probe (default 180; static probes scale with it)",
+        help="time limit for the import probe and for your --import / -- COMMAND (default 180; static probes scale "
+        "with it)",
+    )
+
+
+def _ways_in(p: argparse.ArgumentParser) -> None:
+    """What failed for the user: their import or their command, probed after the standard probes."""
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        metavar="MODULE",
+        help="also import MODULE in the target (repeatable), after the standard probes, isolated like them",
+    )
+    p.add_argument(
+        "command_argv",
+        nargs="*",
+        metavar="-- COMMAND",
+        help="also run your own command (e.g. -- python train.py ARGS) in the target env: only when given "
+        "after --, in its own process group, no TTY, output capped, killed after --timeout; its first "
+        "traceback is diagnosed and kept in the report",
     )
 
 
@@ -86,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="every detail: evidence, each probe's duration and log, the GPUs"
     )
     check.add_argument("--ascii", action="store_true", help="ASCII status marks instead of ✓ ! ✗")
+    _ways_in(check)
 
     fix = sub.add_parser(
         "fix",
@@ -105,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument(
         "--env-file", metavar="FILE", help="also write the environment-variable fixes to FILE, ready to source"
     )
+    _ways_in(fix)
 
     report = sub.add_parser(
         "report",
@@ -121,6 +146,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("md", "json", "html"), help="default: from -o's extension, else md")
     report.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
     report.add_argument("--no-redact", action="store_true", help="keep home paths, user/host names, tokens")
+    _ways_in(report)
+
+    explain = sub.add_parser(
+        "explain",
+        help="read a pasted traceback or log, classify it, run only the probes that can confirm it",
+        description="Read a traceback or log (from FILE, or stdin for - or no FILE), redacted as it is read; "
+        "classify the first error, say what it points to, and run only the probes that can confirm or "
+        "refute that. An error of no known kind is said to be one, and gets the full check.",
+    )
+    _common(explain)
+    explain.add_argument("file", nargs="?", default="-", metavar="FILE", help="the text to read (default: stdin)")
+    explain.add_argument("--json", action="store_true", help="the classification and the result as JSON")
+    explain.add_argument("--ascii", action="store_true", help="ASCII status marks instead of ✓ ! ✗")
 
     compare = sub.add_parser(
         "compare",
@@ -165,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command
+    if getattr(args, "command_argv", None) and "--" not in words:
+        # A command runs only when asked for in so many words: after `--`, never a stray positional.
+        parser.error(f"put -- before the command to run (tvwizard {command} -- {' '.join(args.command_argv)})")
+    if getattr(args, "command_argv", None) and getattr(args, "imports", None):
+        parser.error("--import and -- COMMAND are two ways in: give one of them")
     if command is None:
         if not has_terminal():
             print(
@@ -192,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         from tvwizard.cli.report import run_report
 
         return run_report(args)
+    if command == "explain":
+        from tvwizard.cli.explain import run_explain
+
+        return run_explain(args)
     if command == "compare":
         from tvwizard.cli.report import run_compare
 

@@ -19,6 +19,8 @@ positional arguments:
     fix              show the fix plan; --apply runs it after confirmation
     report           write a shareable report (Markdown, JSON or HTML),
                      redacted
+    explain          read a pasted traceback or log, classify it, run only the
+                     probes that can confirm it
     compare          show what differs between two JSON reports
     fleet            aggregate many nodes' JSON reports: who is broken, why,
                      and the fix
@@ -27,8 +29,8 @@ options:
   -h, --help         show this help message and exit
   --version          show program's version number and exit
   --python PATH      the interpreter (or env folder) to diagnose
-  --timeout SECONDS  time limit for the import probe (default 180; static
-                     probes scale with it)
+  --timeout SECONDS  time limit for the import probe and for your --import /
+                     -- COMMAND (default 180; static probes scale with it)
 
 exit codes: 0 torchvision works, 1 problems found, 2 bad usage or unusable target
 examples:
@@ -37,6 +39,9 @@ examples:
   tvwizard check --json            the whole result as JSON (schema tvwizard.report/1)
   tvwizard --python ~/venvs/ml/bin/python check
   tvwizard fix --apply             apply a fix after confirmation, then check again
+  tvwizard check --import basicsr  also import your module, after the standard probes
+  tvwizard check -- python train.py   also run your command (only when given after --)
+  tvwizard explain error.txt       classify a pasted traceback (or - for stdin)
   tvwizard report -o report.md     a redacted report for a bug ticket
   tvwizard fleet /shared/reports   aggregate nodes' `report --json -o DIR/{host}.json`
 environment:

@@ -97,6 +97,18 @@ def render_checklist(report: Report, console: Console, *, verbose: bool = False,
             f"[bold green]{'✓' if uni else 'OK'} torchvision works[/]{extra} {dot} checked in {_dur(report.duration)}",
             highlight=False,
         )
+    elif report.verdict == "degraded":
+        console.print(
+            f"[bold yellow]! torchvision works; what you ran does not[/]: {len(errors)} "
+            f"problem(s) {dot} checked in {_dur(report.duration)}",
+            highlight=False,
+        )
+    elif report.verdict == "unknown":
+        console.print(
+            f"[bold yellow]? import torchvision was not probed[/]: {len(errors)} problem(s), "
+            f"{len(warnings)} warning(s) {dot} checked in {_dur(report.duration)}",
+            highlight=False,
+        )
     else:
         console.print(
             f"[bold red]{'✗' if uni else 'X'} torchvision is broken[/]: {len(errors)} problem(s), "

@@ -11,10 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from tvwizard.engine.events import FindingsUpdated, ProbeEvent
 from tvwizard.model import Report, Target
+
+TYPE_CHECKING = False  # not typing's: the engine loads in a thread while the target answers
+if TYPE_CHECKING:
+    from tvwizard.engine.runner import ProbeSpec
 
 
 def preload(modules: Iterable[str]) -> threading.Thread:
@@ -69,6 +73,17 @@ def _warm_after_static(
     return sink
 
 
+def user_probe_for(args: argparse.Namespace):
+    """The ``user`` probe for ``--import MODULE`` / ``-- COMMAND``, or None when neither was given."""
+    imports = getattr(args, "imports", None) or []
+    command = getattr(args, "command_argv", None) or []
+    if not imports and not command:
+        return None
+    from tvwizard.engine.registry import user_probe
+
+    return user_probe(imports=imports, command=command, timeout=getattr(args, "timeout", None))
+
+
 def diagnose_target(
     target: Target,
     args: argparse.Namespace,
@@ -76,10 +91,12 @@ def diagnose_target(
     *,
     warm: Iterable[str] = (),
     env: dict[str, str] | None = None,
+    probes: Sequence[ProbeSpec] | None = None,
 ) -> Report:
     """Run the diagnosis.  ``warm``: modules the caller needs afterwards, loaded meanwhile.
 
-    ``env``: the environment the probes see (default: ours, i.e. the user's).
+    ``env``: the environment the probes see (default: ours, i.e. the user's).  ``probes``:
+    which to run (default: every standard probe, plus the user's import or command when asked).
     """
     import asyncio
 
@@ -90,6 +107,11 @@ def diagnose_target(
     if timeout:
         opts.live_timeout = timeout
         opts.timeout_scale = max(1.0, timeout / 180)
+    if probes is not None:
+        opts.probes = list(probes)
+    user = user_probe_for(args)
+    if user is not None:
+        opts.probes = [*opts.probes, user]
     return asyncio.run(run_session(target, opts, _warm_after_static(warm, on_event)))
 
 

@@ -160,6 +160,7 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     for c in (
         _probe_check(ev, findings, "envvars", "Environment variables", _env_summary(ev), CheckStatus.INFO),
         _probe_check(ev, findings, "toolchain", "Toolchain", _toolchain_summary(ev), CheckStatus.INFO),
+        _probe_check(ev, findings, "user", _user_title(ev), _user_summary(ev)),
     ):
         if c is not None:
             checks.append(c)
@@ -179,6 +180,28 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     if machine:
         checks.append(Check("machine", "Machine", _status(findings, "machine", CheckStatus.INFO), machine))
     return checks
+
+
+def _user_title(ev: Evidence) -> str:
+    """The user's own way in, as the line's title: ``import basicsr``, ``python train.py``."""
+    data = ev.data("user")
+    request = [str(r) for r in data.get("request") or []]
+    if data.get("source") == "import":
+        return "import " + ", ".join(request)
+    if data.get("source") == "command":
+        return brief(" ".join(request), 60)
+    return "Your traceback"
+
+
+def _user_summary(ev: Evidence) -> str:
+    data = ev.data("user")
+    failure = data.get("failure")
+    if isinstance(failure, dict):
+        msg = str(failure.get("message") or "").splitlines()
+        return brief(f"{failure.get('type') or 'failed'}: {msg[0] if msg else ''}", 160)
+    if data.get("source") == "command":
+        return f"exited with code {data.get('returncode')}"
+    return "works"
 
 
 def _gib(n: object) -> str:
@@ -266,14 +289,21 @@ def _toolchain_summary(ev: Evidence) -> str:
 
 
 def verdict_of(ev: Evidence, findings: list[Finding]) -> tuple[str, int]:
-    """("works", 0) when torchvision imports and its ops work; ("broken", 1) otherwise."""
+    """("works", 0) when torchvision imports and its ops work; ("broken", 1) otherwise.
+
+    What the user ran (``--import``, ``-- COMMAND``, a pasted traceback) failing while torchvision
+    works is ("degraded", 1); with no import probe (``explain``) it is ("unknown", 1).
+    """
     live = ev.probes.get("live")
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    if live is None or not live.steps:
-        return ("broken" if errors else "unknown"), 1
+    user_only = bool(errors) and all(f.checks == ["user"] for f in errors)
+    if live is None or not live.steps:  # `explain` runs only some probes: whether torchvision works is not known
+        return ("broken" if errors and not user_only else "unknown"), 1
     imported = bool(ev.step_data("import_torchvision").get("ok"))
     nms = [s for s in live.steps if s.name.startswith("nms_")]
     ops_ok = bool(nms) and all(s.status == "ok" and s.data.get("correct") for s in nms)
     if imported and ops_ok and not errors:
         return "works", 0
+    if imported and ops_ok and user_only:
+        return "degraded", 1  # torchvision works; what the user ran does not
     return "broken", 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from tvwizard.engine.runner import ProbeSpec
 
 PROBES: tuple[ProbeSpec, ...] = (
@@ -22,6 +25,30 @@ PROBES: tuple[ProbeSpec, ...] = (
         step_timeouts={"cuda": 90, "nms_cpu": 60, "nms_cuda": 120},
     ),
 )
+
+
+USER_TIMEOUT = 180.0  # the user's import or command, unless --timeout says otherwise
+
+
+def user_probe(
+    *,
+    imports: Sequence[str] = (),
+    command: Sequence[str] = (),
+    failure: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> ProbeSpec:
+    """The probe of what failed for the user (see :mod:`tvwizard.probes.user`): their imports,
+    their command (run only because they asked for it), or a pasted traceback's files."""
+    if imports:
+        options: dict[str, Any] = {"imports": list(imports)}
+        title = "import " + ", ".join(imports)
+    elif command:
+        options = {"command": list(command)}
+        title = "Your command"
+    else:
+        options = {"failure": failure or {}}
+        title = "Your traceback"
+    return ProbeSpec("user", title, "user", timeout=timeout or USER_TIMEOUT, after_live=True, options=options)
 
 
 def by_name(name: str) -> ProbeSpec:

@@ -59,6 +59,7 @@ class ProbeSpec:
     module: str
     timeout: float = 30.0
     live: bool = False  # imports torch: slow, and the one that can crash
+    after_live: bool = False  # starts once the live probe is done (the user's own code: never beside it)
     options: dict[str, Any] = field(default_factory=dict)
     # Limits for single steps, by name or by the part before ":" ("nms_cuda" for
     # "nms_cuda:1"): a hung CUDA call ends its step, not the whole budget of the probe.

@@ -94,7 +94,7 @@ async def run_session(
     created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     cwd = opts.cwd or target.cwd or os.getcwd()
     timings: dict[str, float] = {}
-    static_names = {s.name for s in opts.probes if not s.live}
+    static_names = {s.name for s in opts.probes if not s.live and not s.after_live}
     done: dict[str, ProbeRun] = {}
     ev = None  # the Evidence; built once the live probe is running
 
@@ -113,7 +113,7 @@ async def run_session(
             publish(final=False)
 
     async def launch(spec: ProbeSpec, events: Callable[[ProbeEvent], None] | None = None) -> ProbeRun:
-        timeout = spec.timeout * opts.timeout_scale
+        timeout = spec.timeout if spec.after_live else spec.timeout * opts.timeout_scale  # the user's own limit
         if spec.live and opts.live_timeout is not None:
             timeout = opts.live_timeout
         return await run_probe(
@@ -125,10 +125,12 @@ async def run_session(
             origin=origin,
             timeout=timeout,
             probes_dir=opts.probes_dir,
-            nice=0 if spec.live else opts.static_nice,
+            nice=0 if spec.live or spec.after_live else opts.static_nice,
         )
 
     async def one(spec: ProbeSpec) -> ProbeRun:
+        if spec.after_live:  # the user's own code runs alone, once the import probe is done
+            await asyncio.gather(*(tasks[s.name] for s in opts.probes if s.live and s.name in tasks))
         run = await launch(spec)
         if spec.live:
             run = await _continue_after_crash(spec, run, launch, emit)

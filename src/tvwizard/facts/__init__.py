@@ -2,8 +2,9 @@
 
 Everything that reads what the probes found goes through this package: ``facts.evidence``
 (the probes' data with accessors that know each fact's fallback chain), ``facts.gpu`` (the
-host GPU and ``torch.cuda`` facts) and ``facts.knowledge`` (the release table in
-``data/releases.json``).  The diagnosis rules, the fixes and the report read through it;
+host GPU and ``torch.cuda`` facts), ``facts.knowledge`` (the release table in
+``data/releases.json``) and ``facts.removed_apis`` (the removed and moved APIs in
+``data/removed_apis.json``).  The diagnosis rules, the fixes and the report read through it;
 it imports none of them.  Import the submodules you need: this package stays free of eager
 imports so the knowledge base loads without the rest.
 """

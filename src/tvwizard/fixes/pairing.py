@@ -207,3 +207,9 @@ def newest_pair_fix(ev: Evidence, variant: str | None) -> Fix | None:
 
 def restart_note() -> str:
     return _restart_note()
+
+
+def requirement(ev: Evidence, name: str, base: str, variant: str | None) -> tuple[str, str | None, bool]:
+    """``(requirement, index_url, force)`` to install ``name`` at release ``base`` in ``variant``
+    (PyPI's build when None): for fixes that install a pair other than the two above."""
+    return _requirement(ev, name, base, variant)

@@ -35,6 +35,7 @@ class WizardState:
     target_error: str | None = None  # why the last target could not be used
     report: Report | None = None
     shell: str = "bash"  # the shell env-var fixes are written for
+    user_way_in: dict | None = None  # "What failed for you?" (w): {"imports": [...]} or {"command": argv}
 
 
 class WizardApp(ExitCodeApp):
@@ -44,6 +45,7 @@ class WizardApp(ExitCodeApp):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("w", "what_failed", "What failed?", show=False),
     ]
 
     def __init__(self, deps: WizardDeps) -> None:
@@ -103,6 +105,22 @@ class WizardApp(ExitCodeApp):
         if self.state.target is None and self.state.target_error:
             return EXIT_UNUSABLE
         return EXIT_PROBLEMS
+
+    def action_what_failed(self) -> None:
+        """Ask "What failed for you?"; an answer re-examines the chosen Python with it."""
+        from tvwizard.tui.screens.what_failed import WhatFailedScreen
+
+        if isinstance(self.screen, WhatFailedScreen):
+            return
+
+        def answered(way_in: dict | None) -> None:
+            if way_in is None:
+                return
+            self.state.user_way_in = way_in
+            if self.state.target is not None:
+                self.start_discovery(self.state.target)
+
+        self.push_screen(WhatFailedScreen(), answered)
 
     def action_help(self) -> None:
         from tvwizard.tui.screens.help import HelpScreen

@@ -64,14 +64,21 @@ def _session_options(timeout: float | None):  # -> SessionOptions
 
 
 def real_session_runner(timeout: float | None = None) -> SessionRunner:
-    async def run(target: Target, on_event: EventSink, env: Mapping[str, str] | None = None) -> Report:
+    async def run(
+        target: Target, on_event: EventSink, env: Mapping[str, str] | None = None, user: dict | None = None
+    ) -> Report:
         """``env``: the environment the probes see (default: ours); an env-var fix is
-        verified by running the probes with the environment it describes."""
+        verified by running the probes with the environment it describes.  ``user``: the
+        answer to "What failed for you?" (``{"imports": [...]}`` or ``{"command": argv}``)."""
+        from tvwizard.engine.registry import user_probe
         from tvwizard.engine.session import run_session
 
         opts = _session_options(timeout)
         if env is not None:
             opts = replace(opts, env=dict(env))
+        if user:
+            spec = user_probe(imports=user.get("imports") or (), command=user.get("command") or (), timeout=timeout)
+            opts = replace(opts, probes=[*opts.probes, spec])
         return await run_session(target, opts, on_event)
 
     return run

@@ -105,7 +105,7 @@ def declared_ids() -> set[str]:
 
 
 def _load() -> None:
-    from tvwizard.diagnosis.rules import environment, gpu, imports, native, packages  # noqa: F401
+    from tvwizard.diagnosis.rules import environment, gpu, imports, native, packages, user_code  # noqa: F401
 
 
 _load()

@@ -74,7 +74,10 @@ class DiscoveryScreen(WizardScreen):
         table.add_column("Probe", key="probe")
         table.add_column("Time", key="time", width=8)
         table.add_column("State", key="state")
-        for name, title in self.wizard.deps.probes:
+        rows = list(self.wizard.deps.probes)
+        if self.wizard.state.user_way_in:  # "What failed for you?" was answered: its probe runs last
+            rows.append(("user", "What failed for you"))
+        for name, title in rows:
             self.states[name] = ProbeState(name, title)
             table.add_row(title, "", state_text(self.states[name]), key=name)
         self.query_one("#progress", ProgressBar).update(total=len(self.states), progress=0)
@@ -290,7 +293,14 @@ class DiscoveryScreen(WizardScreen):
             self._row(name)
         self._progress()
         self._show_log()
-        await self._session(lambda: self.wizard.deps.run_session(self.target, self.on_probe_event))
+        way_in = self.wizard.state.user_way_in  # "What failed for you?" (w), when answered
+        await self._session(
+            lambda: (
+                self.wizard.deps.run_session(self.target, self.on_probe_event, user=way_in)
+                if way_in
+                else self.wizard.deps.run_session(self.target, self.on_probe_event)
+            )
+        )
 
     @work(exclusive=True, group="discovery", exit_on_error=False)
     async def rerun(self, name: str) -> None:
