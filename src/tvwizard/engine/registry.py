@@ -28,6 +28,12 @@ PROBES: tuple[ProbeSpec, ...] = (
 
 
 USER_TIMEOUT = 180.0  # the user's import or command, unless --timeout says otherwise
+USER_PROBE = "user"  # run only when asked (``--import``, ``-- COMMAND``, ``explain``): not in PROBES
+
+
+def probe_names() -> frozenset[str]:
+    """Every probe a rule may need: the standard ones and the one run on request."""
+    return frozenset(spec.name for spec in PROBES) | {USER_PROBE}
 
 
 def user_probe(
@@ -48,7 +54,7 @@ def user_probe(
     else:
         options = {"failure": failure or {}}
         title = "Your traceback"
-    return ProbeSpec("user", title, "user", timeout=timeout or USER_TIMEOUT, after_live=True, options=options)
+    return ProbeSpec(USER_PROBE, title, USER_PROBE, timeout=timeout or USER_TIMEOUT, after_live=True, options=options)
 
 
 def by_name(name: str) -> ProbeSpec:

@@ -142,6 +142,12 @@ MANUAL: dict[str, Fix] = {
             restart=True,
             why="A preloaded library wins over the copy torch ships.",
         ),
+        _manual(
+            "rerun-with-longer-timeout",
+            "Run it again with a longer --timeout, or look at where it waits (its log)",
+            "tvwizard ended it at the limit; a slow first start (a cold disk, a network file system) can need more.",
+            restart=False,
+        ),
     )
 }
 
@@ -446,4 +452,21 @@ def remove_stray_copy(package: str, location: str, version: str | None, paths: l
         why="Python imports it instead of the env's own copy.",
         commands=["rm -r " + " ".join(_shell(p) for p in paths)],
         changes=f"Deletes {package} {version} from {location} (outside the env).",
+    )
+
+
+# -- the user's own code -----------------------------------------------------------------------
+
+
+@_builder("read-failing-line")
+def read_failing_line(where: str | None, code: object = None) -> Fix:
+    """Point at the line that raised: torch and torchvision work, the user's code does not."""
+    return Fix(
+        id="read-failing-line",
+        title=f"Look at {where}: the error is raised there"
+        if where
+        else "Read the error: it is raised before any code of yours ran",
+        kind="manual",
+        why="torch and torchvision pass every check tvwizard has; the failure is in the code that ran.",
+        changes=str(code or ""),
     )

@@ -31,7 +31,7 @@ from tvwizard.model import Finding
 RuleFn = Callable[[Evidence], Finding | Iterable[Finding] | None]
 
 #: The rule modules, in the order their rules run.
-MODULES = ("environment", "packages", "gpu", "imports", "native")
+MODULES = ("environment", "packages", "gpu", "imports", "native", "user_code")
 
 #: The finding the engine itself emits when a rule fails or misbehaves.
 INTERNAL_ERROR = "internal-error"
@@ -53,9 +53,9 @@ RULES: list[Rule] = []
 
 
 def _probe_names() -> frozenset[str]:
-    from tvwizard.engine.registry import PROBES
+    from tvwizard.engine.registry import probe_names
 
-    return frozenset(spec.name for spec in PROBES)
+    return probe_names()
 
 
 def rule(

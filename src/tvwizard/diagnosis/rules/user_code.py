@@ -14,6 +14,7 @@ from tvwizard.diagnosis import tracebacks
 from tvwizard.diagnosis.rules import rule
 from tvwizard.facts.evidence import Evidence
 from tvwizard.facts.removed_apis import RemovedApi
+from tvwizard.fixes import catalog
 from tvwizard.fixes import removed_api as fixes
 from tvwizard.model import Fact, Finding, Fix, RunStatus, Severity
 
@@ -136,7 +137,7 @@ def _optional(ev: Evidence, data: dict, failure: dict, api: RemovedApi) -> Findi
     )
 
 
-@rule("user")
+@rule(needs=("user",), emits=("removed-api-used", "optional-package-missing", "user-code-failed"))
 def user_failure(ev: Evidence) -> Finding | None:
     """What failed for the user, with the line that failed and who owns it."""
     data = ev.data("user")
@@ -150,13 +151,7 @@ def user_failure(ev: Evidence) -> Finding | None:
             explanation="tvwizard ran it in its own process group with no terminal and ended the whole group "
             "at the limit (--timeout). Its output up to then is in the report's log.",
             evidence=[Fact("user", str(run.status), run.error or "")],
-            fixes=[
-                Fix(
-                    id="read-failing-line",
-                    title="Run it again with a longer --timeout, or look at where it waits (its log)",
-                    kind="manual",
-                )
-            ],
+            fixes=[catalog.build("rerun-with-longer-timeout")],
             checks=["user"],
         )
     if not isinstance(failure, dict):
@@ -182,15 +177,7 @@ def user_failure(ev: Evidence) -> Finding | None:
         ),
         evidence=_facts(data, failure, frame, owner),
         fixes=[
-            Fix(
-                id="read-failing-line",
-                title=f"Look at {where(frame, owner)}: the error is raised there"
-                if frame
-                else "Read the error: it is raised before any code of yours ran",
-                kind="manual",
-                why="torch and torchvision pass every check tvwizard has; the failure is in the code that ran.",
-                changes=str(frame.get("code") or ""),
-            )
+            catalog.build("read-failing-line", where=where(frame, owner) if frame else None, code=frame.get("code"))
         ],
         caused_by=cls.finding,
         checks=["user"],
