@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tvwizard.diagnosis import knowledge
 from tvwizard.diagnosis.evidence import Evidence
-from tvwizard.fixes.commands import installer_for, quote
+from tvwizard.fixes.commands import installer_for, is_valid_version, quote
 from tvwizard.model import Fix
 
 CPU_TORCH_SIZE = "about 200 MB"
@@ -95,7 +95,7 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, 
             else f"Installs torchvision into {ev.target.prefix or 'the target env'}; the torch there is kept."
         ),
         undo=f"Reinstall the old one: {quote(inst.install(['torchvision==' + old.split('+')[0]], no_deps=True))}"
-        if old != "the previous version"
+        if is_valid_version(old.split("+")[0])
         else "",
         download=TORCHVISION_SIZE,
         restart=True,

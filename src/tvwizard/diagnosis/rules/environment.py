@@ -39,7 +39,7 @@ def numpy_abi(ev: Evidence) -> Finding | None:
     unavailable = "Numpy is not available" in numpy_err and _numpy2_with_old_torch(ev, numpy)
     if not (banner or warned or unavailable):
         return None
-    from tvwizard.fixes.commands import installer_for, quote
+    from tvwizard.fixes.commands import installer_for, is_valid_version, quote
 
     inst = installer_for(ev)
     argv = inst.install(["numpy<2"])
@@ -63,7 +63,9 @@ def numpy_abi(ev: Evidence) -> Finding | None:
                 why="The torch installed here needs NumPy 1.x; torch 2.3+ supports NumPy 2.",
                 changes=f"Replaces NumPy {numpy.get('version') if numpy else ''} with the newest 1.x in "
                 f"{ev.target.prefix or 'the target env'}.",
-                undo=quote(inst.install([f"numpy=={numpy.get('version')}"])) if numpy else "",
+                undo=quote(inst.install([f"numpy=={numpy.get('version')}"]))
+                if numpy and is_valid_version(numpy.get("version"))
+                else "",
                 download="about 20 MB",
                 restart=True,
                 applicable=inst.auto,
@@ -397,7 +399,7 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
 @rule("distributions", "interpreter")
 def missing_dependency(ev: Evidence) -> list[Finding]:
     from tvwizard.diagnosis.requirements import unsatisfied
-    from tvwizard.fixes.commands import installer_for, quote
+    from tvwizard.fixes.commands import UnsafeRequirement, installer_for, is_valid_version, quote
 
     marker_env = ev.data("interpreter").get("marker_env") or {}
     out = []
@@ -406,7 +408,10 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
             continue  # version-mismatch / torch-missing say it with the root cause
         inst = installer_for(ev)
         req = f"{u.name}{u.specifier}"
-        argv = inst.install([req])
+        try:
+            argv = inst.install([req])
+        except UnsafeRequirement:  # metadata no installer should be handed: no command from it
+            continue
         missing = u.reason == "missing"
         out.append(
             Finding(
@@ -433,7 +438,9 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
                         + (f" (replacing {u.installed})." if u.installed else "."),
                         undo=quote(inst.uninstall([u.name]))
                         if not u.installed
-                        else quote(inst.install([f"{u.name}=={u.installed}"])),
+                        else quote(inst.install([f"{u.name}=={u.installed}"]))
+                        if is_valid_version(u.installed)
+                        else "",
                     )
                 ],
                 checks=["distributions"],

@@ -160,7 +160,7 @@ def _still_works(ev: Evidence, paths: list[str]) -> bool:
 @rule("native|distributions")
 def corrupt_file(ev: Evidence) -> list[Finding]:
     """Damaged or missing compiled files of torch/torchvision: an interrupted install."""
-    from tvwizard.fixes.commands import installer_for, quote
+    from tvwizard.fixes.commands import installer_for, is_valid_version, quote
 
     out = []
     for pkg in ("torch", "torchvision"):
@@ -171,7 +171,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
         d = ev.dist(pkg)
         version = (d or {}).get("version")
         fixes = []
-        if version:
+        if is_valid_version(version):  # metadata's Version: goes into a command only if it is one
             inst = installer_for(ev)
             argv = inst.install([f"{pkg}=={version}"], force_reinstall=True, no_deps=True)
             fixes.append(
