@@ -27,9 +27,12 @@ __all__ = ["inert", "inert_json", "inert_line", "inert_tree"]
 # C0 controls but tab/newline, DEL, C1 controls, and the invisible characters that reorder or
 # hide text: Arabic letter mark, LRM/RLM, bidi embeddings/overrides/isolates, BOM.
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff"
-_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
-_UNSAFE_LINE = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_BIDI}]")
-_UNSAFE_JSON = re.compile(f"[\x7f-\x9f{_BIDI}\u2028\u2029]")
+# Lone surrogates: a file name that is not UTF-8 (Python keeps its bytes as U+DC80-U+DCFF);
+# written to a strict UTF-8 stream they raise, so they are shown as the bytes they stand for.
+_SURROGATES = "\ud800-\udfff"
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")
+_UNSAFE_JSON = re.compile(f"[\x7f-\x9f{_BIDI}\u2028\u2029{_SURROGATES}]")
 
 
 def _visible(m: re.Match[str]) -> str:
@@ -38,6 +41,8 @@ def _visible(m: re.Match[str]) -> str:
         return "\\n"
     if code == 0x0D:
         return "\\r"
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's stand-in for a byte
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 

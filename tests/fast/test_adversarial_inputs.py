@@ -322,10 +322,36 @@ def test_check_prints_hostile_error_text_visibly(tmp_path: Path) -> None:
     assert "heading" in md and not any(line.startswith("# heading") for line in _outside_fences(md))
 
 
+def test_file_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """A file name's bytes that are not UTF-8 are shown as ``\\xff``, even on a strict UTF-8 stdout."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    good = write_json(folder / "node01.json", template("healthy"))
+    odd = os.fsdecode(bytes(folder) + b"/node\xfe02.json")
+    Path(odd).write_text(good.read_text())
+    Path(os.fsdecode(bytes(folder) + b"/bad\xff.json")).write_text("{")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    for args in (("fleet", "--plain", str(folder)), ("fleet", "--json", str(folder)), ("compare", str(good), odd)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "tvwizard", *args], capture_output=True, env=env, stdin=subprocess.DEVNULL
+        )
+        assert b"Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode in (0, 1), proc.stderr
+        assert b"\\xfe" in proc.stdout or b"\\udcfe" in proc.stdout, args
+    proc = subprocess.run(
+        [sys.executable, "-m", "tvwizard", "compare", str(good), os.fsdecode(bytes(folder) + b"/bad\xff.json")],
+        capture_output=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2 and b"bad\\xff.json" in proc.stderr and b"Traceback" not in proc.stderr
+
+
 def test_inert_helpers() -> None:
     assert inert("a\x1bb\tc\nd\re\x7f\x9b\u202e") == "a\\x1bb\tc\nd\\re\\x7f\\x9b\\u202e"
     assert inert_line("a\nb\tc") == "a\\nb\tc"
     assert inert_line(5) == "5"
+    assert inert_line(os.fsdecode(b"a\xffb")) == "a\\xffb"
     text = json.dumps({"k": "\x9b\u202e\x1b"}, ensure_ascii=False)
     assert json.loads(inert_json(text)) == {"k": "\x9b\u202e\x1b"}
     _assert_inert(inert_json(text))

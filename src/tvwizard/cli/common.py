@@ -44,7 +44,9 @@ def resolve_or_exit(args: argparse.Namespace) -> Target:
     try:
         return resolve_target(getattr(args, "python", None))
     except TargetError as exc:
-        print(f"tvwizard: {exc}", file=sys.stderr)
+        from tvwizard.inert import inert
+
+        print(f"tvwizard: {inert(exc)}", file=sys.stderr)  # may quote the target's own output
         raise SystemExit(2) from None
 
 
