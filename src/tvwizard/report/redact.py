@@ -255,8 +255,15 @@ def _regex_pass(pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str]) 
     return run
 
 
+# Every name is_secret_name or is_secret_env_name accepts contains one of these: text without
+# any is skipped (most of a report; the pass is the slowest of them).
+_MAYBE_SECRET_NAME = re.compile(r"(?i:token|secret|pass|pwd|credential|cookie|key|auth|private)|PAT")
+
+
 def _assignment_pass(text: str) -> tuple[str, int]:
     """``NAME=value``/``NAME: value``/``"name": "value"`` with a secret-looking name: value out."""
+    if not _MAYBE_SECRET_NAME.search(text):
+        return text, 0
     out: list[str] = []
     pos = hits = 0
     for m in _ASSIGN_NAME.finditer(text):
