@@ -402,6 +402,20 @@ def test_report_onto_a_symlink_to_a_device(tmp_path: Path, healthy_site: Path) -
     assert link.is_symlink() and stat.S_ISCHR(os.stat(link).st_mode)
 
 
+def test_report_onto_a_fifo_is_written_to_or_refused_never_replaced(tmp_path: Path, healthy_site: Path) -> None:
+    fifo = tmp_path / "out.md"
+    os.mkfifo(fifo)
+    proc = report_to(healthy_site, tmp_path, "-o", str(fifo))  # nobody reads it: refused, not a hang
+    assert "FIFO" in one_clear_line(proc) and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = report_to(healthy_site, tmp_path, "--format", "json", "-o", str(fifo))
+    reader.join(30)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(got[0])["schema"] == "tvwizard.report/1" and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
 def test_report_onto_a_directory_is_one_line_and_leaves_nothing(tmp_path: Path, healthy_site: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
