@@ -649,10 +649,11 @@ def test_a_version_that_is_not_pep440_never_reaches_a_command(version: str) -> N
 
 
 def test_a_wheel_path_in_metadata_gives_no_command(tmp_path: Path) -> None:
-    """A torchvision METADATA whose Version: is a path to a wheel, with its compiled file damaged
-    (the reinstall fix uses the installed version): no fix command may carry that path."""
-    wheel = "../../evil/torchvision-0.29.1-py3-none-any.whl"
-    site = FakeEnv().build(tmp_path / "site")
+    """A numpy METADATA whose Version: is a path to a wheel, under a torchvision that requires
+    numpy>=2: the missing-dependency fix's undo once read ``pip install numpy==../../evil/….whl``.
+    No fix command or undo line may carry that path (nor the torchvision one's)."""
+    wheel = "../../evil/numpy-2.0-py3-none-any.whl"
+    site = FakeEnv(tv_requires=["torch>=2.14.0", "numpy>=2"]).build(tmp_path / "site")
     meta = next(site.glob("torchvision-*.dist-info")) / "METADATA"
     meta.write_text(meta.read_text().replace("Version: 0.29.1", f"Version: {wheel}"))
     numpy = site / "numpy-x.dist-info"
@@ -664,3 +665,5 @@ def test_a_wheel_path_in_metadata_gives_no_command(tmp_path: Path) -> None:
         for fix in finding["fixes"]:
             flat = json.dumps([fix.get("argv"), fix.get("commands"), fix.get("undo")])
             assert ".whl" not in flat, (finding["id"], fix)
+    missing = next(f for f in data["findings"] if f["id"] == "missing-dependency")
+    assert missing["fixes"][0]["argv"][0][-1] == "numpy>=2"  # the install itself still offered
