@@ -219,7 +219,7 @@ def check_json_with(env: dict[str, str], cwd: Path, *extra: str) -> dict:
     import subprocess
 
     proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json", *extra],
+        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json", "--no-redact", *extra],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from tvwizard import __version__
+from tvwizard.inert import inert_json, inert_line
 
 __all__ = [
     "FLEET_SCHEMA",
@@ -887,9 +888,10 @@ def render_fleet_text(summary: FleetSummary, *, ascii: bool = False, names: int 
         out.append("")
         shown = ", ".join(summary.ignored[:5]) + (" …" if len(summary.ignored) > 5 else "")
         out.append(f"Ignored {_n(len(summary.ignored), 'file')} not named *.json: {shown}")
-    return "\n".join(out) + "\n"
+    # Titles, commands, paths and reasons come from report files and file names: inert.
+    return "\n".join(inert_line(line) for line in out) + "\n"
 
 
 def render_fleet_json(summary: FleetSummary) -> str:
     """The ``tvwizard.fleet/1`` document: 2-space indent, trailing newline."""
-    return json.dumps(summary.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False)) + "\n"

@@ -28,7 +28,11 @@ def tvwizard(*args: str, env: dict[str, str] | None = None, cwd: Path | None = N
 
 
 def check_json(site: Path, cwd: Path, *extra: str) -> tuple[int, dict]:
-    proc = tvwizard("--python", sys.executable, "check", "--json", *extra, env=fake_env_vars(site), cwd=cwd)
+    """``check --json``, unredacted: these tests read the paths the diagnosis names (redaction is
+    tested in test_adversarial_inputs.py and test_report.py)."""
+    proc = tvwizard(
+        "--python", sys.executable, "check", "--json", "--no-redact", *extra, env=fake_env_vars(site), cwd=cwd
+    )
     assert proc.stdout.strip(), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -303,7 +307,7 @@ def test_python_by_name_on_path(tmp_path):
     bindir.mkdir()
     (bindir / "mypython").symlink_to(sys.executable)
     env = {**fake_env_vars(site), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
-    proc = tvwizard("--python", "mypython", "check", "--json", env=env, cwd=tmp_path)
+    proc = tvwizard("--python", "mypython", "check", "--json", "--no-redact", env=env, cwd=tmp_path)
     assert json.loads(proc.stdout)["target"]["python"] == str(bindir / "mypython")
     missing = tvwizard("--python", "no-such-python-here", "check", env=env, cwd=tmp_path)
     assert missing.returncode == 2 and "not found on PATH" in missing.stderr

@@ -40,7 +40,7 @@ def tvwizard(
 
 
 def check(python: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, dict]:
-    proc = tvwizard("--python", python, "check", "--json", cwd=cwd, env=env)
+    proc = tvwizard("--python", python, "check", "--json", "--no-redact", cwd=cwd, env=env)
     assert proc.stdout.strip(), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 

@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--ascii", action="store_true", help="ASCII status marks instead of ✓ ! ✗")
     _ways_in(check)
+    check.add_argument("--no-redact", action="store_true", help="with --json: keep home paths, user/host names, tokens")
 
     fix = sub.add_parser(
         "fix",
@@ -190,7 +191,74 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty() and term not in ("", "dumb", "unknown")
 
 
+class StdoutError(Exception):
+    """Standard output cannot be written (closed, a full disk, ``/dev/full``, a closed pipe)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+class _GuardedStdout:
+    """``sys.stdout`` that turns a failed write into :class:`StdoutError`, which :func:`main`
+    answers with one line and exit code 2 instead of a traceback (or a silent exit 0)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _call(self, name: str, *args):
+        if self._stream is None:
+            import errno
+
+            raise StdoutError(OSError(errno.EBADF, "standard output is closed"))
+        try:
+            return getattr(self._stream, name)(*args)
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+    def write(self, text: str) -> int:
+        return self._call("write", text)
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._call("fileno")
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The ``tvwizard`` command; output that cannot be written is one clear line and exit code 2."""
+    import errno
+
+    if not isinstance(sys.stdout, _GuardedStdout):
+        sys.stdout = _GuardedStdout(sys.stdout)
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except StdoutError as exc:
+        # What is still buffered would fail again when Python exits: send it nowhere.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+        except OSError:
+            pass
+        if exc.error.errno != errno.EPIPE:  # a reader that stopped early (| head) needs no message
+            print(f"tvwizard: cannot write to standard output: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if isinstance(sys.stdout, _GuardedStdout):
+            sys.stdout = sys.stdout._stream or sys.__stdout__
+
+
+def _main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if words == ["--version"]:
         print(f"tvwizard {__version__}")

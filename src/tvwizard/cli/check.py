@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 # What printing the checklist needs: loaded while the import probe runs (see common.preload).
 _OUTPUT_MODULES = ("rich.console", "rich.markup", "tvwizard.cli.checklist")
+# What --json needs: redaction and the JSON writer.
+_JSON_MODULES = ("tvwizard.report",)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -16,7 +17,7 @@ def run_check(args: argparse.Namespace) -> int:
     target = resolve_or_exit(args)
     report = diagnose_with_progress(target, args, warm=_OUTPUT_MODULES) if not args.json else _quiet(target, args)
     if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        _print_json(report, redact=not getattr(args, "no_redact", False))
         return report.exit_code
     from rich.console import Console
 
@@ -37,17 +38,29 @@ def run_check(args: argparse.Namespace) -> int:
 def _quiet(target, args):
     from tvwizard.cli.common import diagnose_target
 
-    return diagnose_target(target, args)
+    return diagnose_target(target, args, warm=_JSON_MODULES)
+
+
+def _print_json(report, *, redact: bool) -> None:
+    """The report as ``tvwizard report --format json`` writes it: redacted unless told otherwise
+    (people paste this into tickets), the redaction summary in its ``redaction`` key."""
+    from tvwizard.report import NO_REDACT_WARNING, prepare_report
+    from tvwizard.report.jsonfmt import render_json
+
+    shared, _ = prepare_report(report.to_dict(), redact=redact)
+    if not redact:
+        print(f"tvwizard: {NO_REDACT_WARNING}", file=sys.stderr)
+    sys.stdout.write(render_json(shared))
 
 
 def _print_probe_details(report, console) -> None:
-    from rich.markup import escape
+    from tvwizard.cli.checklist import escape
 
     console.print()
     console.print("[bold]Probes[/]")
     for p in report.probes:
         console.print(
-            f"  {p.name:<14} {p.status!s:<8} {p.duration * 1000:7.0f} ms  started at +{p.started:.2f} s"
+            f"  {escape(p.name):<14} {escape(p.status):<8} {p.duration * 1000:7.0f} ms  started at +{p.started:.2f} s"
             + (f"  {escape(p.error)}" if p.error else ""),
             highlight=False,
         )
@@ -59,13 +72,13 @@ def _print_probe_details(report, console) -> None:
         if tail:
             console.print(f"    [dim]last {len(tail)} log lines:[/]")
             for line in tail:
-                console.print(f"      [dim]{line.stream}: {escape(line.text)}[/]", highlight=False, soft_wrap=True)
+                text = f"{escape(line.stream)}: {escape(line.text)}"
+                console.print(f"      [dim]{text}[/]", highlight=False, soft_wrap=True)
 
 
 def _print_gpu_details(report, console) -> None:
     """``-v``: what tvwizard read of the driver and each GPU, and how (NVML, nvidia-smi)."""
-    from rich.markup import escape
-
+    from tvwizard.cli.checklist import escape
     from tvwizard.report.facts import summarize_facts
 
     if not isinstance(report.system, dict) or not isinstance(report.system.get("gpu"), dict):

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 
+from tvwizard.inert import inert_line
 from tvwizard.model import CheckStatus, Finding, Report, Severity
+
+
+def escape(text: object) -> str:
+    """Text from the target or a report, safe to print: control characters shown, markup escaped."""
+    return _markup_escape(inert_line(text))
+
 
 MARKS = {
     CheckStatus.OK: ("✓", "[OK]", "green"),
@@ -88,7 +95,7 @@ def render_checklist(report: Report, console: Console, *, verbose: bool = False,
     t = report.target
     console.print(
         f"[bold]tvwizard[/] {report.tvwizard_version} {dot} {escape(t.python)} "
-        f"(Python {t.version}, {t.env_kind}; {t.how_chosen})",
+        f"(Python {escape(t.version)}, {escape(t.env_kind)}; {escape(t.how_chosen)})",
         highlight=False,
     )
     if report.verdict == "works":
@@ -164,11 +171,12 @@ def _finding(
 
     shell = detect_shell()
     mu, ma, style = SEVERITY[f.severity]
-    console.print(f"[{style}]{mu if uni else ma}[/] [bold]{escape(f.title)}[/] [dim]({f.id})[/]", highlight=False)
-    if f.explanation:
-        console.print(f"    {escape(f.explanation)}", highlight=False)
+    mark = mu if uni else ma
+    console.print(f"[{style}]{mark}[/] [bold]{escape(f.title)}[/] [dim]({escape(f.id)})[/]", highlight=False)
+    for line in (f.explanation or "").splitlines():  # each line on its own: no line can pose as a fix
+        console.print(f"    {escape(line)}", highlight=False)
     for s in (x for x in report.findings if x.caused_by == f.id):
-        console.print(f"    {arrow} [dim]{escape(s.title)} ({s.id})[/]", highlight=False)
+        console.print(f"    {arrow} [dim]{escape(s.title)} ({escape(s.id)})[/]", highlight=False)
         if verbose:
             for e in s.evidence:
                 _evidence(console, e.probe, e.fact, e.detail, indent=8)
@@ -178,7 +186,7 @@ def _finding(
     for i, fix in enumerate(f.fixes, 1):
         key = fix.key()
         if key in shown_fixes:
-            console.print(f"    [bold]Fix {i}:[/] the same as {shown_fixes[key]} above", highlight=False)
+            console.print(f"    [bold]Fix {i}:[/] the same as {escape(shown_fixes[key])} above", highlight=False)
             continue
         shown_fixes[key] = f"fix {i} of {f.id}"
         where = f" (in {LABELS.get(shell, shell)}; `tvwizard fix --shell` for another)" if fix.kind == "env" else ""
@@ -202,6 +210,6 @@ def _finding(
 def _evidence(console: Console, probe: str, fact: str, detail: str, indent: int) -> None:
     pad = " " * indent
     lines = (detail or "").strip().splitlines()
-    console.print(f"{pad}[dim]evidence ({probe} / {fact}):[/]", highlight=False)
+    console.print(f"{pad}[dim]evidence ({escape(probe)} / {escape(fact)}):[/]", highlight=False)
     for line in lines[-25:]:
         console.print(f"{pad}  [dim]{escape(line)}[/]", highlight=False, soft_wrap=True)

@@ -44,11 +44,16 @@ def resolve_or_exit(args: argparse.Namespace) -> Target:
     from tvwizard.target import TargetError, resolve_target
 
     # Querying the target takes a subprocess; load the engine meanwhile.
-    preload(["tvwizard.engine.session"])
+    loading = preload(["tvwizard.engine.session"])
     try:
         return resolve_target(getattr(args, "python", None))
     except TargetError as exc:
-        print(f"tvwizard: {exc}", file=sys.stderr)
+        from tvwizard.inert import inert
+
+        print(f"tvwizard: {inert(exc)}", file=sys.stderr)  # may quote the target's own output
+        # Exiting while a daemon thread is inside an import can crash the interpreter's
+        # finalization (seen as SIGSEGV under load): let the import finish first.
+        loading.join()
         raise SystemExit(2) from None
 
 

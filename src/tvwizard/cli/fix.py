@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from tvwizard.inert import inert_line
 from tvwizard.model import Finding, Fix, Report, Severity
 
 
@@ -38,13 +39,16 @@ def env_file_text(items: list[tuple[Finding, list[Fix]]], shell: str) -> str:
     for finding, fixes in items:
         for fix in fixes:
             if fix.kind == "env" and fix.env:
-                lines.append(f"# {finding.id}: {fix.title}")
+                lines.append(inert_line(f"# {finding.id}: {fix.title}"))  # one comment line, whatever the title
                 lines.extend(render_env(fix.env, shell))
     return "\n".join(lines) + "\n"
 
 
 def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.stdout, shell: str = "bash") -> None:
     from tvwizard.fixes.shell import LABELS, fix_lines
+
+    def show(line: str) -> None:  # titles and commands carry text from the target: inert, one line
+        print(inert_line(line), file=out)
 
     if not items:
         print(
@@ -60,23 +64,23 @@ def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.s
     shown: dict[tuple[str, ...], str] = {}
     for n, (finding, fixes) in enumerate(items, 1):
         mark = {Severity.ERROR: "✗", Severity.WARNING: "!"}.get(finding.severity, "•")
-        print(f"{n}. {mark} {finding.title} [{finding.id}]", file=out)
+        show(f"{n}. {mark} {finding.title} [{finding.id}]")
         for i, fix in enumerate(fixes, 1):
             key = fix.key()
             if key in shown:
-                print(f"   Fix {i}: {fix.title}: the same as {shown[key]} above", file=out)
+                show(f"   Fix {i}: {fix.title}: the same as {shown[key]} above")
                 continue
             shown[key] = f"{n}. fix {i}"
-            print(f"   Fix {i}: {fix.title}" + ("" if fix.applicable else "  (by hand)"), file=out)
+            show(f"   Fix {i}: {fix.title}" + ("" if fix.applicable else "  (by hand)"))
             if fix.why:
-                print(f"      why: {fix.why}", file=out)
+                show(f"      why: {fix.why}")
             if fix.kind == "env":
                 print(f"      in {LABELS.get(shell, shell)} (--shell for another):", file=out)
             for cmd in fix_lines(fix, shell):
-                print(f"      $ {cmd}", file=out)
+                show(f"      $ {cmd}")
             for label, value in (("changes", fix.changes), ("downloads", fix.download), ("undo", fix.undo)):
                 if value:
-                    print(f"      {label}: {value}", file=out)
+                    show(f"      {label}: {value}")
             if fix.restart:
                 print("      afterwards: restart the Python interpreter / notebook kernel", file=out)
         print(file=out)
@@ -130,7 +134,7 @@ def run_fix(args: argparse.Namespace) -> int:
         return report.exit_code or 1
     print(f"About to run, for {finding.id}:")
     for cmd in fix.commands:
-        print(f"  $ {cmd}")
+        print(inert_line(f"  $ {cmd}"))
     if not args.yes:
         if not sys.stdin.isatty():
             print("tvwizard: no terminal to ask for confirmation; pass --yes to apply without asking.", file=sys.stderr)

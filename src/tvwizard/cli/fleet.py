@@ -10,6 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tvwizard.fleet import FleetSummary
+
 
 def run_fleet(args: argparse.Namespace) -> int:
     """Show the fleet summary; exit 0 all healthy, 1 some broken or unreadable, 2 none readable."""
@@ -22,7 +26,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     if interactive and (summary.hosts or summary.skipped):  # nothing at all: the text says so
         from tvwizard.tui import fleet_app
 
-        return fleet_app.run_fleet_app(summary, ascii=ascii)
+        return fleet_app.run_fleet_app(inert_summary(summary), ascii=ascii)
     if args.json:
         sys.stdout.write(render_fleet_json(summary))
     else:
@@ -36,3 +40,12 @@ def run_fleet(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return summary.exit_code
+
+
+def inert_summary(summary: FleetSummary) -> FleetSummary:
+    """``summary`` with every string made inert (:mod:`tvwizard.inert`): what the view shows comes
+    from report files and file names, and Textual passes an ``ESC`` through to the terminal."""
+    from tvwizard.fleet import FleetSummary
+    from tvwizard.inert import inert_tree
+
+    return FleetSummary.from_dict(inert_tree(summary.to_dict()))

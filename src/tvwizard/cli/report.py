@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 from pathlib import Path
@@ -34,14 +33,17 @@ def run_report(args: argparse.Namespace) -> int:
     if output == "-":
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
+        from tvwizard.report.writing import ReportWriteError, write_report
+
         path = Path(_output_path(output, fmt))
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)  # a fleet reader never sees half a report
+        try:  # atomically for a file; a device or FIFO is written to, never replaced
+            written = write_report(path, text, private=args.no_redact)
+        except ReportWriteError as exc:
+            print(f"tvwizard: {exc}", file=sys.stderr)
+            return 2
         print(
-            f"tvwizard: wrote {path.resolve()} ({report.verdict}; {len(report.findings)} finding(s))", file=sys.stderr
+            f"tvwizard: wrote {written.absolute()} ({report.verdict}; {len(report.findings)} finding(s))",
+            file=sys.stderr,
         )
     if not args.no_redact:
         for line in summary_lines(summary):
@@ -50,18 +52,19 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from tvwizard.inert import inert_line
     from tvwizard.report.compare import (
         ReportLoadError,
+        comparable_report,
         compare_reports,
-        load_report,
         render_compare_json,
         render_compare_text,
     )
 
     try:
-        a, b = load_report(args.a), load_report(args.b)
+        a, b = comparable_report(args.a), comparable_report(args.b)
     except ReportLoadError as exc:
-        print(f"tvwizard: {exc}", file=sys.stderr)
+        print(f"tvwizard: {inert_line(exc)}", file=sys.stderr)
         return 2
     diff = compare_reports(a, b, labels=(Path(args.a).name, Path(args.b).name))
     sys.stdout.write(render_compare_json(diff) if args.json else render_compare_text(diff))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tvwizard.facts.evidence import Evidence
-from tvwizard.fixes.commands import installer_for, quote
+from tvwizard.fixes.commands import installer_for, is_valid_version, quote
 from tvwizard.model import Fix
 
 DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
@@ -350,7 +350,11 @@ def install_requirement(ev: Evidence, requirement: str, name: str, requirer: str
         restart=True,
         why=f"{requirer} declares it in Requires-Dist.",
         changes=f"Installs {requirement} into {_where(ev)}" + (f" (replacing {installed})." if installed else "."),
-        undo=quote(inst.uninstall([name])) if not installed else quote(inst.install([f"{name}=={installed}"])),
+        undo=quote(inst.uninstall([name]))
+        if not installed
+        else quote(inst.install([f"{name}=={installed}"]))
+        if is_valid_version(installed)
+        else "",
     )
 
 
@@ -366,7 +370,7 @@ def numpy_below_2(ev: Evidence, installed: str | None) -> Fix:
         argv=[argv],
         why="The torch installed here needs NumPy 1.x; torch 2.3+ supports NumPy 2.",
         changes=f"Replaces NumPy {installed or ''} with the newest 1.x in {_where(ev)}.",
-        undo=quote(inst.install([f"numpy=={installed}"])) if installed else "",
+        undo=quote(inst.install([f"numpy=={installed}"])) if is_valid_version(installed) else "",
         download="about 20 MB",
         restart=True,
         applicable=inst.auto,

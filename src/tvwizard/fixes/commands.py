@@ -8,12 +8,60 @@ shell involved) and as a shell-quoted line to copy.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
 from tvwizard.facts.evidence import Evidence
 
 _CONDA_NAMES = {"torch": "pytorch"}
+# A project name as PEP 508 allows it: nothing an installer could read as a path, URL or option.
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+class UnsafeRequirement(ValueError):
+    """A requirement that is not a plain ``name`` + version specifier (a path, a URL, an option)."""
+
+
+def is_valid_version(text: object) -> bool:
+    """Whether ``text`` is a PEP 440 version, and so may go into an install command.
+
+    Versions come from package metadata, which anyone can write: a ``Version:`` that is a path
+    to a wheel, a URL or ``--index-url …`` must never reach ``pip install``.
+    """
+    from packaging.version import InvalidVersion, Version
+
+    if not isinstance(text, str) or not text or text != text.strip():
+        return False
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def checked_requirement(requirement: str) -> str:
+    """``requirement`` if it is ``name`` plus specifiers on PEP 440 versions, else :class:`UnsafeRequirement`."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(requirement)
+    except InvalidRequirement:
+        raise UnsafeRequirement(f"not a plain requirement: {requirement!r}") from None
+    if req.url or req.marker or requirement.strip() != requirement or requirement.startswith("-"):
+        raise UnsafeRequirement(f"not a plain requirement: {requirement!r}")
+    for spec in req.specifier:
+        version = spec.version[:-2] if spec.version.endswith(".*") else spec.version
+        if not is_valid_version(version):
+            raise UnsafeRequirement(f"not a PEP 440 version in {requirement!r}: {spec.version!r}")
+    return requirement
+
+
+def checked_name(name: str) -> str:
+    """``name`` if it is a project name (for ``uninstall``), else :class:`UnsafeRequirement`."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UnsafeRequirement(f"not a project name: {name!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -40,6 +88,9 @@ class Installer:
         force_reinstall: bool = False,
         no_deps: bool = False,
     ) -> list[str]:
+        """The install command; every requirement is checked (:func:`checked_requirement`) here,
+        where commands are built, whatever rule asked for it."""
+        requirements = [checked_requirement(r) for r in requirements]
         if self.kind == "conda":
             specs = [_conda_spec(req) for req in requirements]
             return ["conda", "install", "--prefix", self.prefix, "--channel", self.channel, *specs]
@@ -57,6 +108,7 @@ class Installer:
         return argv
 
     def uninstall(self, names: list[str]) -> list[str]:
+        names = [checked_name(n) for n in names]
         if self.kind == "conda":
             return ["conda", "remove", "--prefix", self.prefix, *(_CONDA_NAMES.get(n, n) for n in names)]
         if self.kind == "uv":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
-from tvwizard.fixes.commands import Installer, installer_for, quote
+from tvwizard.fixes.commands import Installer, installer_for, is_valid_version, quote
 from tvwizard.model import Fix
 
 CPU_TORCH_SIZE = "about 200 MB"
@@ -148,7 +148,7 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, 
     if no_deps:
         undo = (
             f"Reinstall the old one: {quote(inst.install(['torchvision==' + old.split('+')[0]], no_deps=True))}"
-            if old != "the previous version"
+            if is_valid_version(old.split("+")[0])
             else ""
         )
     else:  # torchvision was missing: undo is removing it again

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tvwizard.inert import inert, inert_json, inert_line
 from tvwizard.model import SCHEMA
 from tvwizard.report.facts import PACKAGES, summarize_facts
 
 __all__ = [
     "COMPARE_SCHEMA",
     "ReportLoadError",
+    "comparable_report",
     "compare_reports",
     "load_report",
     "parse_schema",
@@ -91,17 +95,69 @@ def check_report_dict(data: Any, path: str = "<report>") -> dict[str, Any]:
     return data
 
 
-def load_report(path: str | Path) -> dict[str, Any]:
-    """Read a JSON report for ``compare``; :class:`ReportLoadError` with a clear message if not."""
-    name = str(path)
+#: The largest report file ``compare`` and ``fleet`` read (README, "Limits").  A real report is
+#: well under 1 MB (logs are capped when written); anything bigger is not one of ours.
+MAX_REPORT_BYTES = 16 * 2**20
+
+
+def _read_capped(path: str | Path, name: str) -> bytes:
+    """The bytes of a *regular* file of at most :data:`MAX_REPORT_BYTES`, else :class:`ReportLoadError`.
+
+    Opened without blocking (a FIFO named ``*.json`` must not hang ``fleet``), checked to be a
+    regular file after the open (a symlink to ``/dev/zero`` is a device, not a report), and read
+    to at most the cap plus one byte (a file that grows while it is read cannot exhaust memory).
+    """
     try:
-        raw = Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise ReportLoadError(name, "no such file") from None
     except IsADirectoryError:
         raise ReportLoadError(name, "is a directory, not a report file") from None
     except OSError as e:
         raise ReportLoadError(name, f"cannot read it ({e.strerror or e})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ReportLoadError(name, "is a directory, not a report file")
+        if not stat.S_ISREG(st.st_mode):
+            kind = {
+                stat.S_ISFIFO(st.st_mode): "a FIFO (named pipe)",
+                stat.S_ISCHR(st.st_mode): "a character device",
+                stat.S_ISBLK(st.st_mode): "a block device",
+                stat.S_ISSOCK(st.st_mode): "a socket",
+            }.get(True, "not a regular file")
+            raise ReportLoadError(name, f"is {kind}, not a report file")
+        if st.st_size > MAX_REPORT_BYTES:
+            raise ReportLoadError(name, _too_big(st.st_size))
+        chunks: list[bytes] = []
+        left = MAX_REPORT_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as e:
+        raise ReportLoadError(name, f"cannot read it ({e.strerror or e})") from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > MAX_REPORT_BYTES:
+        raise ReportLoadError(name, _too_big(len(raw), at_least=True))
+    return raw
+
+
+def _too_big(size: int, *, at_least: bool = False) -> str:
+    return (
+        f"{'over' if at_least else ''} {size / 2**20:,.1f} MiB".strip()
+        + f": larger than any report ({MAX_REPORT_BYTES // 2**20} MiB at most are read)"
+    )
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read a JSON report for ``compare``; :class:`ReportLoadError` with a clear message if not."""
+    name = str(path)
+    raw = _read_capped(path, name)
     if not raw.strip():
         raise ReportLoadError(name, "the file is empty (was the report written completely?)")
     try:
@@ -136,7 +192,27 @@ def load_report(path: str | Path) -> dict[str, Any]:
                 "or copy it whole.",
             ) from None
         raise ReportLoadError(name, f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except RecursionError:
+        raise ReportLoadError(name, "not a report: its JSON is nested too deeply to read") from None
+    except ValueError as e:  # an integer of thousands of digits (int_max_str_digits), and the like
+        raise ReportLoadError(name, f"not a report: its JSON holds a value that cannot be read ({e})") from None
     return check_report_dict(data, name)
+
+
+def comparable_report(path: str | Path) -> dict[str, Any]:
+    """:func:`load_report`, and everything ``compare`` reads from it readable: a report with the
+    right schema but wrong types inside (a list where an object goes, a number for a title) is
+    refused here with :class:`ReportLoadError`, not halfway through a comparison.  (``fleet``
+    reads less of each report and checks what it reads itself.)"""
+    name = str(path)
+    report = load_report(path)
+    try:
+        compare_reports(report, report)
+    except RecursionError:
+        raise ReportLoadError(name, "malformed report: nested too deeply") from None
+    except Exception as exc:  # any shape no reader expects
+        raise ReportLoadError(name, f"malformed report ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return report
 
 
 # -- comparing ---------------------------------------------------------------------------
@@ -300,7 +376,7 @@ def compare_reports(
 
 def render_compare_json(diff: Mapping[str, Any]) -> str:
     """The comparison as JSON (2-space indent, trailing newline)."""
-    return json.dumps(diff, indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(diff, indent=2, ensure_ascii=False)) + "\n"
 
 
 def render_compare_text(diff: Mapping[str, Any], *, width: int = 110) -> str:
@@ -316,11 +392,10 @@ def render_compare_text(diff: Mapping[str, Any], *, width: int = 110) -> str:
     for letter, side in (("A", a), ("B", b)):
         created = side.get("created") or "?"
         version = side.get("tvwizard_version") or "?"
-        console.print(
-            Text(f"{letter} = {side['label']}  ({created}, tvwizard {version}, verdict {side.get('verdict')})")
-        )
+        line = f"{letter} = {side['label']}  ({created}, tvwizard {version}, verdict {side.get('verdict')})"
+        console.print(Text(inert_line(line)))
     for note in diff.get("notes") or []:
-        console.print(Text(f"note: {note}"))
+        console.print(Text(inert_line(f"note: {note}")))
     if not diff["differences"]:
         console.print(Text("\nNo differences."))
         return buf.getvalue()
@@ -330,7 +405,7 @@ def render_compare_text(diff: Mapping[str, Any], *, width: int = 110) -> str:
         if not section["rows"]:
             continue
         table = Table(
-            title=f"{section['title']} ({len(section['rows'])} differ, {section['same']} same)",
+            title=inert_line(f"{section['title']} ({len(section['rows'])} differ, {section['same']} same)"),
             title_justify="left",
             box=box.SIMPLE_HEAD,
             show_edge=False,
@@ -343,11 +418,11 @@ def render_compare_text(diff: Mapping[str, Any], *, width: int = 110) -> str:
         for row in section["rows"]:
             table.add_row(
                 marks.get(row["change"], "?"),
-                Text(str(row["key"])),
-                Text("—" if row["a"] is None else str(row["a"])),
-                Text("—" if row["b"] is None else str(row["b"])),
+                Text(inert_line(row["key"])),
+                Text("—" if row["a"] is None else inert_line(row["a"])),
+                Text("—" if row["b"] is None else inert_line(row["b"])),
             )
         console.print()
         console.print(table)
     text = buf.getvalue()
-    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+    return "\n".join(inert(line.rstrip()) for line in text.splitlines()) + "\n"

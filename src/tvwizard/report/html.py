@@ -9,9 +9,10 @@ line that says what was cut.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
+from html import escape as _html_escape
 from typing import Any
 
+from tvwizard.inert import inert
 from tvwizard.report.document import (
     Bullets,
     Code,
@@ -72,6 +73,11 @@ summary { cursor: pointer; font-weight: 600; }
 footer { border-top: 1px solid var(--border); margin-top: 2rem; padding-top: .6rem;
   font-size: .85rem; }
 """
+
+
+def escape(text: str) -> str:
+    """Report text for HTML: control characters shown visibly, then HTML-escaped."""
+    return _html_escape(inert(text.replace("\r\n", "\n")))
 
 
 def _inline(segments: Inline) -> str:

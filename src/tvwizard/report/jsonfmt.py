@@ -13,6 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from tvwizard.inert import inert_json
+
 __all__ = ["canonical", "render_json"]
 
 REPORT_KEYS = (
@@ -135,4 +137,4 @@ def canonical(report: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_json(report: Mapping[str, Any]) -> str:
     """The report as JSON: stable key order, 2-space indent, UTF-8 text, trailing newline."""
-    return json.dumps(canonical(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    return inert_json(json.dumps(canonical(report), indent=2, ensure_ascii=False, default=str)) + "\n"

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tvwizard.inert import inert
 from tvwizard.report.document import (
     Bullets,
     Code,
@@ -77,19 +78,28 @@ def _html_text(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _prose(s: str) -> str:
+    # HTML-escaped (``<user>`` would vanish as a tag); ``~`` escaped (GitHub strikes ``~a b~``);
+    # ``[``/``]`` escaped (no link or image from an error message); ``#`` escaped and each line
+    # break a ``<br>`` on the same line, so no line of untrusted text starts a heading, quote
+    # or list.
+    s = _html_text(s).replace("~", "\\~").replace("[", "\\[").replace("]", "\\]").replace("#", "\\#")
+    return s.replace("\n", "<br>")
+
+
 def _text(s: str, in_table: bool) -> str:
-    # HTML-escaped (``<user>`` would vanish as a tag); ``~`` escaped (GitHub strikes ``~a b~``)
+    s = inert(s.replace("\r\n", "\n"))
     parts = s.split("`")
     if len(parts) % 2 == 0:  # an unmatched backtick: all of it is prose
         parts = [s]
-    s = "`".join(p if i % 2 else _html_text(p).replace("~", "\\~") for i, p in enumerate(parts))
+    s = "`".join(p.replace("\n", " ⏎ ") if i % 2 else _prose(p) for i, p in enumerate(parts))
     if in_table:
-        s = s.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+        s = s.replace("|", "\\|")
     return s
 
 
 def _code(s: str, in_table: bool) -> str:
-    s = s.replace("\r", "").replace("\n", " ⏎ ")
+    s = inert(s.replace("\r\n", "\n")).replace("\n", " ⏎ ")
     if in_table:
         s = s.replace("|", "\\|")
     ticks = max((len(m) for m in re.findall(r"`+", s)), default=0)
@@ -111,6 +121,7 @@ def inline(segments: Inline, in_table: bool = False) -> str:
 
 
 def _fence(text: str, lang: str = "text") -> str:
+    text = inert(text.replace("\r\n", "\n"))
     ticks = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
     fence = "`" * max(3, ticks + 1)
     return f"{fence}{lang}\n{text}\n{fence}"

@@ -16,9 +16,12 @@ serial numbers            ``<redacted>`` (``Serial Number : …`` in text, ``ser
 credentials in URLs       ``https://<redacted>@host/…`` (``user:pass@`` and ``token@``)
 tokens                    ``Bearer <redacted>``, ``ghp_…``/``github_pat_…``, ``hf_…``,
                           ``pypi-…``, ``AKIA…`` AWS key ids, ``glpat-…``, ``xox?-…``,
-                          ``sk-…``, ``token=…``/``password=…`` assignments
+                          ``sk-…``, JWTs (``eyJ….eyJ….…``), ``token=…``/``password=…``
 secret-looking names      the value of any key or ``NAME=value`` whose name looks like a
                           secret (``HF_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``*_PASSWORD`` …)
+secret env values         the *value* of every environment variable whose name looks like a
+                          secret (``MYSQL_PWD``, ``PGPASSWORD``, ``*_KEY`` too), wherever it
+                          appears: a traceback, a sitecustomize error, a path, a log line
 env vars                  only names on :data:`ENV_ALLOWLIST` are kept in the ``envvars``
                           probe's data; the rest are dropped (and counted)
 ========================  ============================================================
@@ -37,7 +40,7 @@ import os
 import re
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -46,9 +49,11 @@ __all__ = [
     "NO_REDACT_WARNING",
     "Redactor",
     "env_allowed",
+    "is_secret_env_name",
     "is_secret_name",
     "no_redaction_summary",
     "redact_report",
+    "secret_env_values",
     "summary_lines",
 ]
 
@@ -116,6 +121,15 @@ ENV_ALLOW_PREFIXES: tuple[str, ...] = (
 _SECRET_PARTS = r"token|secret|password|passwd|passphrase|credentials?|cookie|apikey|authorization"
 _SECRET_PAIRS = r"api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|auth[_-]?key|client[_-]?secret"
 _SECRET_NAME = re.compile(rf"(?i)(?:^|[_\-.])(?:{_SECRET_PARTS}|{_SECRET_PAIRS})(?:$|[_\-.])")
+# Glued to the end of a name: PGPASSWORD, DBPASSWD, GITHUBTOKEN, MYSQL_PWD (but not PWD itself).
+_SECRET_SUFFIX = re.compile(r"(?i)(?:password|passwd|passphrase|token|secret|apikey|[_\-.]pwd)$")
+_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})
+# Environment variables only: *_KEY (STRIPE_KEY, GPG_KEY) and *_AUTH hold secrets, unless the
+# name says the value is a location (*_KEY_FILE, *_PATH, …), not the secret itself.
+_SECRET_ENV = re.compile(r"(?i)(?:^|[_\-.])(?:key|auth|pat|pwd|pass|private)(?:$|[_\-.])")
+_LOCATION_ENV = re.compile(r"(?i)(?:^|[_\-.])(?:file|path|dir|home|sock|socket|url_file|location)$")
+_BORING_VALUES = frozenset({"true", "false", "none", "null", "undefined", "changeme", "redacted"})
+_MIN_SECRET_VALUE = 6  # shorter values would shred the text (a "1" would take every 1 with it)
 _SECRET_CAMEL = re.compile(
     r"[a-z0-9](?:Token|Secret|Password|Passwd|ApiKey|AccessKey|SecretKey|Credentials?)(?:$|[A-Z_])"
 )
@@ -130,7 +144,9 @@ _COMMON_NAMES = frozenset(
     """.split()  # noqa: SIM905
 )
 
-_URL_CREDS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^\s/@:'\"<>]+(?::[^\s/@'\"<>]*)?)@")
+# user:password@ in a URL; the password runs to the authority's last "@" (punctuation and
+# quotes included: a password may hold any of them).
+_URL_CREDS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^\s/@:'\"<>]+(?::[^\s/]*)?)@")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=\-]{8,})")
 _TOKEN_SHAPES = re.compile(
     r"\b(?:"
@@ -142,12 +158,15 @@ _TOKEN_SHAPES = re.compile(
     r"|xox[abprs]-[A-Za-z0-9\-]{10,}"
     r"|sk-[A-Za-z0-9_\-]{20,}"
     r"|(?:AKIA|ASIA)[A-Z0-9]{16}"
+    r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"  # a JWT: header.payload.signature
     r")\b"
 )
 # NAME=value / NAME: value / "name": "value"; the name is checked with is_secret_name().  The
 # value is matched separately, so a non-secret ``https:`` does not swallow a ``?token=`` after it.
 _ASSIGN_NAME = re.compile(r"(?P<q>[\"']?)(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)(?P=q)[ \t]*[:=][ \t]*")
-_ASSIGN_VALUE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'&,;=<][^\s\"'&,;<]*")
+# An unquoted value runs to whitespace, ``&`` (the next query parameter) or ``<``: a password
+# may contain quotes, commas and semicolons.
+_ASSIGN_VALUE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'&,;=<][^\s&<]*")
 _HEX = "[0-9a-fA-F]"
 _UUID = rf"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
 _GPU_UUID = re.compile(rf"\b(GPU|MIG)-(?:GPU-)?{_UUID}(?:/\d+/\d+)?")
@@ -161,8 +180,39 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def is_secret_name(name: str) -> bool:
-    """Whether a variable/key name looks like it holds a secret (``HF_TOKEN``, ``dbPassword``)."""
-    return bool(_SECRET_NAME.search(name) or _SECRET_CAMEL.search(name))
+    """Whether a variable/key name looks like it holds a secret (``HF_TOKEN``, ``dbPassword``, ``PGPASSWORD``)."""
+    if name in _NOT_SECRET_NAMES:
+        return False
+    return bool(_SECRET_NAME.search(name) or _SECRET_CAMEL.search(name) or _SECRET_SUFFIX.search(name))
+
+
+def is_secret_env_name(name: str) -> bool:
+    """Whether an environment variable's value is a secret: :func:`is_secret_name`, and also
+    ``*_KEY``, ``*_AUTH``, ``MYSQL_PWD``…, unless the name says it holds a location."""
+    if name in _NOT_SECRET_NAMES or _LOCATION_ENV.search(name):
+        return False
+    return is_secret_name(name) or bool(_SECRET_ENV.search(name))
+
+
+def _worth_hiding(value: str) -> bool:
+    value = value.strip()
+    if len(value) < _MIN_SECRET_VALUE or value.lower() in _BORING_VALUES:
+        return False
+    return not (value.isdigit() and len(value) < 8)  # a short number is everywhere (sizes, pids)
+
+
+def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of ``environ``'s (default: this process's) secret-looking variables, to be
+    redacted wherever they appear; a multi-line value (a PEM key) also line by line."""
+    environ = os.environ if environ is None else environ
+    found: set[str] = set()
+    for name, value in environ.items():
+        if not isinstance(value, str) or not is_secret_env_name(str(name)):
+            continue
+        for part in {value, value.strip(), *(line.strip() for line in value.splitlines())}:
+            if _worth_hiding(part):
+                found.add(part)
+    return sorted(found, key=len, reverse=True)
 
 
 def env_allowed(name: str) -> bool:
@@ -205,12 +255,20 @@ def _regex_pass(pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str]) 
     return run
 
 
+# Every name is_secret_name or is_secret_env_name accepts contains one of these: text without
+# any is skipped (most of a report; the pass is the slowest of them).
+_MAYBE_SECRET_NAME = re.compile(r"(?i:token|secret|pass|pwd|credential|cookie|key|auth|private)|PAT")
+
+
 def _assignment_pass(text: str) -> tuple[str, int]:
     """``NAME=value``/``NAME: value``/``"name": "value"`` with a secret-looking name: value out."""
+    if not _MAYBE_SECRET_NAME.search(text):
+        return text, 0
     out: list[str] = []
     pos = hits = 0
     for m in _ASSIGN_NAME.finditer(text):
-        if m.start() < pos or not is_secret_name(m.group("name")):
+        name = m.group("name")
+        if m.start() < pos or not (is_secret_name(name) or (name.isupper() and is_secret_env_name(name))):
             continue
         v = _ASSIGN_VALUE.match(text, m.end())
         if v is None:
@@ -234,7 +292,9 @@ class Redactor:
 
     ``Redactor()`` uses this machine's real home, user and host.  Tests (and callers that
     diagnose another account's interpreter) pass them in; ``""``/``None`` turns that part off.
-    ``extra`` adds literal strings to hide (replaced by ``<redacted>``).
+    ``extra`` adds literal strings to hide (replaced by ``<redacted>``).  ``secrets``: values to
+    hide wherever they appear; by default those of this process's secret-looking environment
+    variables (:func:`secret_env_values`), which is the environment the probes ran with.
     """
 
     def __init__(
@@ -243,12 +303,14 @@ class Redactor:
         user: str | None = _REAL,
         host: str | None = _REAL,
         extra: Iterable[str] = (),
+        secrets: Iterable[str] | None = _REAL,
     ) -> None:
         self.home = (os.path.expanduser("~") if home is _REAL else home) or None
         self.user = (_real_user() if user is _REAL else user) or None
         self.host = (_real_host() if host is _REAL else host) or None
         self.counts: Counter[str] = Counter()
         self._passes: list[tuple[str, _Pass]] = []
+        self.secrets = secret_env_values() if secrets is _REAL else [x for x in secrets or () if _worth_hiding(x)]
         self._build(list(extra))
 
     # -- setup ---------------------------------------------------------------------------
@@ -257,7 +319,11 @@ class Redactor:
         def add(category: str, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str]) -> None:
             self._passes.append((category, _regex_pass(pattern, repl)))
 
-        # Secrets first: they must go before user/host replacement rewrites their text.
+        # Secrets first: they must go before user/host replacement rewrites their text; known
+        # values before the patterns, which could rewrite part of one and leave the rest.
+        if self.secrets:
+            alts = "|".join(re.escape(v) for v in sorted(set(self.secrets), key=len, reverse=True))
+            add("secret_env_values", re.compile(alts), lambda m: REDACTED)
         add("url_credentials", _URL_CREDS, lambda m: f"{m.group(1)}{REDACTED}@")
         add("tokens", _BEARER, lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}")
         add("tokens", _TOKEN_SHAPES, lambda m: REDACTED)
@@ -426,6 +492,7 @@ _LABELS = {
     "url_credentials": "credentials in URLs",
     "tokens": "tokens",
     "secret_values": "values of secret-looking names",
+    "secret_env_values": "values of secret environment variables, wherever they appeared",
     "env_not_allowlisted": "env vars not on the allowlist (dropped)",
     "extra": "other strings",
 }

@@ -297,6 +297,7 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
 @rule(needs=("distributions", "interpreter"), emits=("missing-dependency",), priority=150)
 def missing_dependency(ev: Evidence) -> list[Finding]:
     from tvwizard.diagnosis.requirements import unsatisfied
+    from tvwizard.fixes.commands import UnsafeRequirement
 
     marker_env = ev.data("interpreter").get("marker_env") or {}
     out = []
@@ -304,6 +305,12 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
         if u.name in ("torch", "torchvision"):
             continue  # version-mismatch / torch-missing say it with the root cause
         req = f"{u.name}{u.specifier}"
+        try:
+            fix = catalog.build(
+                "install-requirement", ev=ev, requirement=req, name=u.name, requirer=u.requirer, installed=u.installed
+            )
+        except UnsafeRequirement:  # metadata no installer should be handed: no command from it
+            continue
         missing = u.reason == "missing"
         out.append(
             Finding(
@@ -316,16 +323,7 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
                 explanation="A required package is missing or at a version the requirer does not accept; "
                 "`import` fails (or misbehaves) when the requirer reaches it.",
                 evidence=[Fact("distributions", u.requirer, f"Requires-Dist: {u.requirement}")],
-                fixes=[
-                    catalog.build(
-                        "install-requirement",
-                        ev=ev,
-                        requirement=req,
-                        name=u.name,
-                        requirer=u.requirer,
-                        installed=u.installed,
-                    )
-                ],
+                fixes=[fix],
                 checks=["distributions"],
             )
         )

@@ -10,6 +10,7 @@ from tvwizard.diagnosis.rules.packages import variant_conflict
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
 from tvwizard.fixes import catalog
+from tvwizard.fixes.commands import is_valid_version
 from tvwizard.model import Fact, Finding, Severity
 
 _MISSING = re.compile(r"([\w.+-]+\.so[\w.]*): cannot open shared object file")
@@ -169,7 +170,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
         d = ev.dist(pkg)
         version = (d or {}).get("version")
         fixes = []
-        if version:
+        if is_valid_version(version):  # metadata's Version: goes into a command only if it is one
             fixes.append(catalog.build("reinstall-package", ev=ev, package=pkg, version=version))
         names = [f"{f['path'].split('site-packages/')[-1]} ({f['problem']})" for f in bad]
         names += [f"{p} (missing)" for p in gone]
