@@ -380,8 +380,15 @@ def _int(value: str | None) -> int | None:
     return int(m.group(0)) if m else None
 
 
-def cuda_int_to_str(v: int | None) -> str | None:
-    if not v or v <= 0:
+def cuda_int_to_str(v: int | str | None) -> str | None:
+    """CUDA's integer version as people write it: ``13000`` -> ``"13.0"``, ``11040`` -> ``"11.4"``.
+
+    The one decoder of that encoding (1000 * major + 10 * minor), wherever it appears: NVML's
+    ``nvmlSystemGetCudaDriverVersion``, torch's "found version 11040" and torchvision's
+    ``_cuda_version()``.  A digit string is read as the number; None for 0, -1 or anything else."""
+    if isinstance(v, str):
+        v = int(v) if v.strip().isdigit() else None
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
         return None
     return f"{v // 1000}.{(v % 1000) // 10}"
 

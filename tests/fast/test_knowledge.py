@@ -273,9 +273,13 @@ def test_max_cuda_for_driver() -> None:
         assert kb.max_cuda_for_driver(row["min_linux"]) == row["cuda"]
 
 
-def test_cuda_from_driver_api() -> None:
-    assert kb.cuda_from_driver_api(11040) == "11.4"
-    assert kb.cuda_from_driver_api("12080") == "12.8"
+def test_cuda_integer_versions_have_one_decoder() -> None:
+    from tvwizard.gpu import cuda_int_to_str
+
+    assert cuda_int_to_str(11040) == "11.4" and cuda_int_to_str("12080") == "12.8"
+    assert cuda_int_to_str(13000) == "13.0"
+    assert cuda_int_to_str(-1) is None and cuda_int_to_str(0) is None and cuda_int_to_str("x") is None
+    assert not hasattr(kb, "cuda_from_driver_api")
 
 
 # -- shape of releases.json (the update guard) ------------------------------------------------

@@ -40,7 +40,6 @@ __all__ = [
     "PythonRange",
     "Release",
     "Variant",
-    "cuda_from_driver_api",
     "cuda_of_variant",
     "cuda_variants",
     "expected_torch",
@@ -711,12 +710,6 @@ def max_cuda_for_driver(driver_version: str, mode: DriverMode = "toolkit") -> st
     top = max(majors)
     family = [r["cuda"] for r in rows if (_mm(r["cuda"]) or (0, 0))[0] == top]
     return family[-1] if family else None
-
-
-def cuda_from_driver_api(encoded: int | str) -> str:
-    """Decode the CUDA driver-API version torch prints (``"found version 11040"`` -> ``"11.4"``)."""
-    n = int(encoded)
-    return f"{n // 1000}.{(n % 1000) // 10}"
 
 
 # -- NumPy ------------------------------------------------------------------------------------

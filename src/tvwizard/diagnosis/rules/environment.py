@@ -9,6 +9,7 @@ from tvwizard.diagnosis.rules import rule
 from tvwizard.facts.evidence import Evidence
 from tvwizard.fixes import catalog
 from tvwizard.model import Fact, Finding, Fix, Severity
+from tvwizard.units import size
 
 NUMPY_BANNER = "A module that was compiled using NumPy 1.x cannot be run in"
 
@@ -345,8 +346,7 @@ def low_disk_for_fixes(ev: Evidence) -> Finding | None:
     return Finding(
         id="low-disk",
         severity=Severity.WARNING,
-        title=f"Only {free / 2**30:.1f} GiB free on the disk of {ev.target.prefix or 'the env'}: a CUDA torch "
-        "needs about 6 GiB",
+        title=f"Only {size(free)} free on the disk of {ev.target.prefix or 'the env'}: a CUDA torch needs about 6 GiB",
         explanation="A reinstall of a CUDA build of torch downloads about 3 GB and unpacks to more; pip fails "
         "part-way when the disk fills, leaving a half-installed torch. Free space first, or pick a CPU build "
         "(about 200 MB) where no GPU is used.",

@@ -43,11 +43,13 @@ from tvwizard.facts.gpu import (
     nms_ok,
     no_driver_message,
     no_kernel_errors,
+    nvml_library_missing,
     signs_of_a_gpu,
     torchvision_arches,
 )
 from tvwizard.fixes import catalog
 from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, cpu_pair_fix, install_pair_fix, pair_torchvision_fix
+from tvwizard.gpu import cuda_int_to_str
 from tvwizard.model import Fact, Finding, Fix, Severity
 
 # -- facts ---------------------------------------------------------------------------------
@@ -118,9 +120,7 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
     )
     linux = linux_driver(gpu)
     module = linux.get("kernel_module")
-    no_library = any(
-        a.get("source") == "nvml" and a.get("code") == 12 and not a.get("library") for a in gpu.get("attempts") or []
-    )
+    no_library = nvml_library_missing(gpu)
     if module and no_library:
         # The kernel half is there; the user-space half (libcuda, libnvidia-ml) is not.
         title = (
@@ -671,7 +671,7 @@ def extension_cuda_mismatch(ev: Evidence) -> Finding | None:
     torch_cuda = major_minor(ev.torch_cuda())
     if not isinstance(code, int) or code <= 0 or torch_cuda is None:
         return None
-    tv = major_minor(knowledge.cuda_from_driver_api(code))
+    tv = major_minor(cuda_int_to_str(code))
     if tv is None or tv[0] == torch_cuda[0]:
         return None
     fact = Fact(
