@@ -3,7 +3,7 @@
 Runs in tvwizard's own process (Python 3.10+).  Nothing here imports torch: the question
 is what the *machine* offers (driver, newest CUDA it supports, each GPU's compute
 capability), so the diagnosis can compare it with what the installed wheels need
-(catalog §3.8: "driver too old", "no kernel image").
+(docs/knowledge.md, "Failure facts: Driver too old, no kernel image …").
 
 **NVML binding: ctypes, not ``nvidia-ml-py``.**  tvwizard needs eleven NVML functions with
 plain C signatures (ints, char buffers, one three-field struct), all stable since NVML's

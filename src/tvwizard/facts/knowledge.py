@@ -8,7 +8,7 @@ the probes report them (``torch.__version__``, ``torchvision.__version__``, ``to
 This module only reads data.  It never imports torch, torchvision or numpy, and it depends on
 nothing but the standard library and ``packaging``.
 
-PEP 440 reminders that the helpers below encode (failure catalog §3.6, §3.9):
+PEP 440 reminders that the helpers below encode (docs/knowledge.md, "Failure facts: Local version tags …"):
 
 * A specifier without a local label ignores the candidate's local label: ``==2.5.1`` is satisfied by
   ``2.5.1+cpu``.  That is why pip never flags a CPU torch under a CUDA torchvision.

@@ -1,4 +1,6 @@
-"""Rules on the GPU side (catalog §3.8): driver, compute capability, CUDA availability.
+"""Rules on the GPU side: driver, compute capability, CUDA availability.
+
+The failures they read are in docs/knowledge.md, "Failure facts: Driver too old, no kernel image …".
 
 These are not import errors: ``import torchvision`` usually succeeds and the trouble starts
 at the first CUDA call.  The facts (host driver and GPUs, ``torch.cuda``, torchvision's GPU
