@@ -1,7 +1,7 @@
 """The GPU facts: the host's driver and GPUs, what ``torch.cuda`` said, torchvision's GPU code.
 
-The one reader of these facts for the GPU rules (``diagnosis/rules/gpu.py``).  They come from
-three places, none of which imports torch in tvwizard's own process:
+The one reader of these facts for the GPU rules (``diagnosis/rules/gpu.py``, ``gpu_arch.py``,
+``cuda.py``).  They come from three places, none of which imports torch in tvwizard's own process:
 
 * ``Evidence.system["gpu"]``: the driver and GPUs seen by NVML / ``nvidia-smi``
   (:func:`tvwizard.gpu.collect_gpus`), including ``CUDA_VISIBLE_DEVICES`` and the kernel

@@ -31,7 +31,7 @@ from tvwizard.model import Finding
 RuleFn = Callable[[Evidence], Finding | Iterable[Finding] | None]
 
 #: The rule modules, in the order their rules run.
-MODULES = ("environment", "packages", "gpu", "imports", "native")
+MODULES = ("environment", "packages", "gpu", "gpu_arch", "cuda", "imports", "native")
 
 #: The finding the engine itself emits when a rule fails or misbehaves.
 INTERNAL_ERROR = "internal-error"
@@ -105,7 +105,7 @@ def declared_ids() -> set[str]:
 
 
 def _load() -> None:
-    from tvwizard.diagnosis.rules import environment, gpu, imports, native, packages  # noqa: F401
+    from tvwizard.diagnosis.rules import cuda, environment, gpu, gpu_arch, imports, native, packages  # noqa: F401
 
 
 _load()
