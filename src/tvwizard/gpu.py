@@ -1,5 +1,9 @@
 """The NVIDIA driver and GPUs, seen without torch: NVML first, ``nvidia-smi`` second.
 
+(One module of ~1,000 lines: the ctypes NVML binding, the ``nvidia-smi`` reader and the
+kernel-side reading must agree on one output shape, written in one place; tests/fast/
+test_nvml_ctypes.py and test_system_gpu.py mirror its two halves.)
+
 Runs in tvwizard's own process (Python 3.10+).  Nothing here imports torch: the question
 is what the *machine* offers (driver, newest CUDA it supports, each GPU's compute
 capability), so the diagnosis can compare it with what the installed wheels need

@@ -6,7 +6,9 @@ the probes report them (``torch.__version__``, ``torchvision.__version__``, ``to
 ``nvidia-smi``'s driver version) and answer one question each.
 
 This module only reads data.  It never imports torch, torchvision or numpy, and it depends on
-nothing but the standard library and ``packaging``.
+nothing but the standard library and ``packaging``.  It is one module of ~700 lines on purpose:
+it is the public API of one data file (docs/knowledge.md lists it), each function a few lines
+answering one question, and its tests mirror it one to one.
 
 PEP 440 reminders that the helpers below encode (docs/knowledge.md, "Failure facts: Local version tags …"):
 
