@@ -68,6 +68,10 @@ class Evidence:
         run = self.probes.get("live")
         return run.step(name) if run is not None else None
 
+    def live_cwd(self) -> str:
+        """The working folder the live import ran in (where a shadowing file would be found)."""
+        return str(self.data("live").get("cwd") or self.target.cwd)
+
     def step_data(self, name: str) -> dict[str, Any]:
         step = self.step(name)
         return step.data if step is not None and isinstance(step.data, dict) else {}

@@ -82,7 +82,7 @@ def _cwd_frames(traceback: str, cwd: str) -> list[str]:
 @rule(needs=("live",), emits=("shadowed-module",), priority=50)
 def shadowed_by_cwd(ev: Evidence) -> Finding | None:
     """A module in the working folder hides an installed or standard-library one."""
-    cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+    cwd = ev.live_cwd()
     if not cwd:
         return None
     for pkg, step in (("torch", "import_torch"), ("torchvision", "import_torchvision")):
