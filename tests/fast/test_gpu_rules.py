@@ -1,4 +1,6 @@
-"""GPU findings (catalog §3.8) on synthetic evidence, and once end to end through the CLI.
+"""GPU findings on synthetic evidence, and once end to end through the CLI.
+
+The failures: docs/knowledge.md, "Failure facts: Driver too old, no kernel image …".
 
 The host GPU facts (``Evidence.system["gpu"]``) are built with the real
 :func:`tvwizard.gpu.collect_gpus` from fake drivers (a fake NVML layer or a fake

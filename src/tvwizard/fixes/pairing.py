@@ -57,10 +57,6 @@ def _torch_for(tv_base: str) -> str:
     return pair or tv_base
 
 
-def _restart_note() -> str:
-    return "Restart the Python interpreter or notebook kernel afterwards: a loaded extension cannot be replaced."
-
-
 def conda_note(inst: Installer) -> str:
     """What a person must know when conda owns torch: these commands are shown, never run."""
     if inst.kind != "conda":
@@ -203,10 +199,6 @@ def newest_pair_fix(ev: Evidence, variant: str | None) -> Fix | None:
         restart=True,
         applicable=inst.auto,
     )
-
-
-def restart_note() -> str:
-    return _restart_note()
 
 
 def requirement(ev: Evidence, name: str, base: str, variant: str | None) -> tuple[str, str | None, bool]:

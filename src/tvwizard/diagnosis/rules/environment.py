@@ -9,6 +9,7 @@ from tvwizard.diagnosis.rules import rule
 from tvwizard.facts.evidence import Evidence
 from tvwizard.fixes import catalog
 from tvwizard.model import Fact, Finding, Fix, Severity
+from tvwizard.units import size
 
 NUMPY_BANNER = "A module that was compiled using NumPy 1.x cannot be run in"
 
@@ -81,7 +82,7 @@ def _cwd_frames(traceback: str, cwd: str) -> list[str]:
 @rule(needs=("live",), emits=("shadowed-module",), priority=50)
 def shadowed_by_cwd(ev: Evidence) -> Finding | None:
     """A module in the working folder hides an installed or standard-library one."""
-    cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+    cwd = ev.live_cwd()
     if not cwd:
         return None
     for pkg, step in (("torch", "import_torch"), ("torchvision", "import_torchvision")):
@@ -343,8 +344,7 @@ def low_disk_for_fixes(ev: Evidence) -> Finding | None:
     return Finding(
         id="low-disk",
         severity=Severity.WARNING,
-        title=f"Only {free / 2**30:.1f} GiB free on the disk of {ev.target.prefix or 'the env'}: a CUDA torch "
-        "needs about 6 GiB",
+        title=f"Only {size(free)} free on the disk of {ev.target.prefix or 'the env'}: a CUDA torch needs about 6 GiB",
         explanation="A reinstall of a CUDA build of torch downloads about 3 GB and unpacks to more; pip fails "
         "part-way when the disk fills, leaving a half-installed torch. Free space first, or pick a CPU build "
         "(about 200 MB) where no GPU is used.",

@@ -132,7 +132,7 @@ def import_failed(ev: Evidence) -> Finding | None:
 def _shadowing_frames(ev: Evidence, err: dict) -> bool:
     from tvwizard.diagnosis.rules.environment import _cwd_frames
 
-    cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+    cwd = ev.live_cwd()
     return bool(cwd and _cwd_frames(str(err.get("traceback", "")), cwd))
 
 
@@ -268,7 +268,7 @@ def op_results(ev: Evidence) -> list[Finding]:
             text = _err_text(err)
             cause = None
             tv_file = str(ev.step_data("import_torchvision").get("file") or "")
-            cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+            cwd = ev.live_cwd()
             if cwd and tv_file.startswith(cwd.rstrip("/") + "/") and "site-packages" not in tv_file:
                 cause = "shadowed-module"
             elif "no kernel image is available" in text:
