@@ -47,6 +47,20 @@ environment:
   TVWIZARD_NVIDIA_SMI   the nvidia-smi to fall back to (default: the first on PATH)"""
 
 
+def seconds(text: str) -> float:
+    """``--timeout``'s type: a finite number of seconds above zero."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
     import argparse
 
@@ -55,7 +69,7 @@ def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
     p.add_argument("--python", metavar="PATH", default=default, help="the interpreter (or env folder) to diagnose")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         metavar="SECONDS",
         default=default,
         help="time limit for the import probe (default 180; static probes scale with it)",

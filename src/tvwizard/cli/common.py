@@ -42,7 +42,7 @@ def resolve_or_exit(args: argparse.Namespace) -> Target:
     # Querying the target takes a subprocess; load the engine meanwhile.
     preload(["tvwizard.engine.session"])
     try:
-        return resolve_target(getattr(args, "python", None))
+        return resolve_target(getattr(args, "python", None), timeout=getattr(args, "timeout", None))
     except TargetError as exc:
         print(f"tvwizard: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
