@@ -83,6 +83,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _describe(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return f"{pid}: " + fh.read().replace(b"\0", b" ").decode(errors="replace")[:300]
+    except OSError:
+        return f"{pid}: gone"
+
+
 def _kill_all(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
@@ -290,3 +298,329 @@ def test_which_command_lines_are_tvwizards(argv, expected):
     from tvwizard._isolate import is_tvwizard
 
     assert is_tvwizard(argv) is expected
+
+
+# -- a probe that failed is "unknown", never "not installed" ---------------------------------------
+
+KILL_PROBES = """
+import os, signal, sys
+if len(sys.argv) > 2 and sys.argv[2] in {probes!r}:
+    os.kill(os.getpid(), signal.{sig})
+"""
+
+
+@pytest.mark.parametrize(
+    ("probes", "sig"),
+    [
+        (("distributions", "resolution", "live"), "SIGKILL"),  # every probe that could tell
+        (("distributions", "live"), "SIGTERM"),  # resolution knows where torchvision is
+        (("distributions",), "SIGKILL"),  # only the metadata probe: the import says the rest
+    ],
+)
+def test_probes_that_died_do_not_make_torch_or_torchvision_missing(tmp_path, probes, sig):
+    site = FakeEnv().build(tmp_path / "site")
+    sitecustomize(site, KILL_PROBES.format(probes=probes, sig=sig))
+    proc = tvwizard("--python", sys.executable, "check", "--json", env=fake_env_vars(site), cwd=tmp_path)
+    data = json.loads(proc.stdout)
+    found = [f["id"] for f in data["findings"]]
+    assert "torch-missing" not in found and "torchvision-missing" not in found, found
+    assert {p["name"]: p["status"] for p in data["probes"]}["distributions"] == "crashed"
+    fix = tvwizard("--python", sys.executable, "fix", "--apply", "--yes", env=fake_env_vars(site), cwd=tmp_path)
+    assert "Install torch" not in fix.stdout and "install torchvision" not in fix.stdout.lower(), fix.stdout
+
+
+def test_a_missing_torchvision_is_still_found_when_the_probes_finished(tmp_path):
+    site = FakeEnv(torchvision=None).build(tmp_path / "site")
+    proc = tvwizard("--python", sys.executable, "check", "--json", env=fake_env_vars(site), cwd=tmp_path)
+    assert "torchvision-missing" in [f["id"] for f in json.loads(proc.stdout)["findings"]]
+
+
+# -- signals: nothing left behind --------------------------------------------------------------
+
+HANGING_IMPORT = "import subprocess as _s, time as _t\n_s.Popen(['sleep', '300'])\n_t.sleep(300)\n"
+
+
+def _descendants(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _wait_for(predicate, what: str, seconds: float = 20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _group_members(pgids: set[int]) -> list[int]:
+    """Every live process in one of the process groups ``pgids`` (each probe leads its own)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) in pgids and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("moment", ["in the import", "while the probes start"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_ends_check_its_probes_and_their_temp_files(tmp_path, sig, moment):
+    """The live probe hangs in `import torch`, with a child of its own, when the signal comes
+    (or the probes are still being started, pipes not yet connected)."""
+    site = FakeEnv(torch_extra=HANGING_IMPORT).build(tmp_path / "site")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**fake_env_vars(site), "TMPDIR": str(tmp)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check"],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    pgids: set[int] = set()
+
+    def probes_seen() -> bool:
+        pgids.update(pid for pid in _descendants(proc.pid) if _leads_its_group(pid))
+        if moment == "in the import":
+            return any(_name(pid) == "sleep" for pid in _group_members(pgids))
+        return bool(pgids)
+
+    try:
+        _wait_for(probes_seen, "the probes")
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    err = err.decode()
+    assert proc.returncode == 128 + sig
+    assert f"stopped by {signal.Signals(sig).name}" in err and "Traceback" not in err
+    deadline = time.monotonic() + 5
+    while (alive := _group_members(pgids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    described = [_describe(pid) for pid in alive]
+    _kill_all(alive)
+    assert not alive, f"probe processes outlived tvwizard: {described}"
+    assert not list(tmp.glob("tvwizard-fault-*"))
+
+
+def _leads_its_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
+
+
+def _name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def test_a_signal_during_the_interpreter_query_ends_it_too(tmp_path):
+    slow = script(tmp_path / "python", "sleep 300 & wait")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tvwizard", "--python", str(slow), "check"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        query = _wait_for(lambda: (d := _descendants(proc.pid)) and len(d) >= 2 and d, "the query and its child")
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143 and "Traceback" not in err
+    alive = wait_gone(query)
+    _kill_all(alive)
+    assert not alive
+
+
+# -- answers that never come, files that cannot be written ----------------------------------------
+
+
+def _at_the_prompt(tmp_path):
+    """`fix --apply` with a terminal on stdin, waiting at "Apply it? [y/N]"; (process, pty master)."""
+    import pty
+
+    site = FakeEnv(torchvision=None).build(tmp_path / "site")  # its fix installs torchvision: it asks first
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "fix", "--apply"],
+        env=fake_env_vars(site),
+        cwd=tmp_path,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(slave)
+    out = b""
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    deadline = time.monotonic() + 60
+    while b"Apply it? [y/N]" not in out and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        out += proc.stdout.read() or b""
+    assert b"Apply it? [y/N]" in out, out
+    return proc, master
+
+
+def test_end_of_input_at_the_prompt_is_one_line_and_exit_2(tmp_path):
+    proc, master = _at_the_prompt(tmp_path)
+    try:
+        os.write(master, b"\x04")  # Ctrl-D
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(master)
+        proc.kill()
+    assert proc.returncode == 2
+    text = err.decode()
+    assert "nothing was changed" in text and "Traceback" not in text
+    assert len(text.strip().splitlines()) == 1
+
+
+def test_ctrl_c_at_the_prompt_is_one_line_and_exit_2(tmp_path):
+    proc, master = _at_the_prompt(tmp_path)
+    try:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(master)
+        proc.kill()
+    assert proc.returncode == 2
+    text = err.decode()
+    assert "cancelled; nothing was changed" in text and "Traceback" not in text and "KeyboardInterrupt" not in text
+
+
+def test_apply_without_a_terminal_refuses_before_the_diagnosis(tmp_path):
+    # a target that does not exist: refusing first means it is never even looked at
+    proc = tvwizard("--python", str(tmp_path / "nowhere"), "fix", "--apply")
+    assert proc.returncode == 2
+    assert "no terminal to ask for confirmation" in proc.stderr and "no such file" not in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["directory", "missing folder", "/dev/full"])
+def test_env_file_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, where):
+    """The plan (with an env-var fix) is test_fix_plan's; writing the file is real."""
+    import argparse
+
+    from test_fix_plan import report
+
+    import tvwizard.cli.common as common
+    from tvwizard.cli.fix import run_fix
+
+    monkeypatch.setattr(common, "resolve_or_exit", lambda args: report().target)
+    monkeypatch.setattr(common, "diagnose_with_progress", lambda target, args, **kw: report())
+    path = {"directory": str(tmp_path), "missing folder": str(tmp_path / "no" / "such" / "x.sh")}.get(where, where)
+    args = argparse.Namespace(
+        python=None, timeout=None, apply=False, yes=False, finding=None, choice=1, shell="bash", env_file=path
+    )
+    assert run_fix(args) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write --env-file {path}" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_progress_line_of_an_applied_fix_is_shell_quoted():
+    import asyncio
+
+    from tvwizard.fixes.apply import apply_fix
+    from tvwizard.model import Fix
+
+    argv = [sys.executable, "-c", "print('a; b')", "$(touch /tmp/x)"]
+    fix = Fix(id="t", title="t", kind="command", argv=[argv], commands=[], applicable=True)
+    lines: list[str] = []
+    result = asyncio.run(apply_fix(fix, sys.executable, lines.append))
+    assert result.ok
+    assert lines[0] == f"$ {sys.executable} -c 'print('\"'\"'a; b'\"'\"')' '$(touch /tmp/x)'"
+
+
+# -- paths that are not UTF-8 ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def odd_python(tmp_path):
+    """``<tmp>/caf\\xe9-env/bin/python``: a path whose bytes are not UTF-8, linking to this Python."""
+    bindir = os.fsencode(tmp_path) + b"/caf\xe9-env/bin"
+    os.makedirs(bindir)
+    os.symlink(os.fsencode(sys.executable), bindir + b"/python")
+    return os.fsdecode(bindir + b"/python")
+
+
+def test_a_python_at_a_path_that_is_not_utf8_is_exact_in_json_and_in_fix_commands(tmp_path, odd_python):
+    site = FakeEnv(torchvision=None).build(tmp_path / "site")
+    env = {**fake_env_vars(site), "LC_ALL": "C.UTF-8"}
+    run = subprocess.run(
+        [sys.executable, "-m", "tvwizard", "--python", odd_python, "check", "--json"],
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    text = run.stdout.decode("utf-8")  # strict: valid UTF-8
+    data = json.loads(text)
+    assert data["target"]["python"] == odd_python  # the escape reads back as the same bytes
+    saved = tmp_path / "a.json"
+    saved.write_bytes(run.stdout)
+    compared = tvwizard("compare", str(saved), str(saved))
+    assert compared.returncode == 0, compared.stderr
+    fix = subprocess.run(
+        [sys.executable, "-m", "tvwizard", "--python", odd_python, "fix"], capture_output=True, env=env, cwd=tmp_path
+    )
+    lines = [line for line in fix.stdout.decode("utf-8").splitlines() if "-m pip install torchvision" in line]
+    assert lines and "\ufffd" not in lines[0]
+    command = lines[0].split("$ ", 1)[1].split(" -m pip")[0]  # the interpreter, as printed
+    ran = subprocess.run(["bash", "-c", command + " -c 'import sys; print(sys.version_info[0])'"], capture_output=True)
+    assert ran.stdout.strip() == b"3", ran.stderr  # it points at the real path
+
+
+def test_report_for_a_target_and_working_folder_that_are_not_utf8(tmp_path, odd_python):
+    site = FakeEnv().build(tmp_path / "site")
+    work = os.fsencode(tmp_path) + b"/work\xff"
+    os.mkdir(work)
+    run = subprocess.run(
+        [sys.executable, "-m", "tvwizard", "--python", odd_python, "report"],
+        capture_output=True,
+        env={**fake_env_vars(site), "LC_ALL": "C.UTF-8"},
+        cwd=work,
+        timeout=120,
+    )
+    assert b"Traceback" not in run.stderr
+    assert run.returncode == 0, run.stderr
+    with open(work + b"/tvwizard-report.md", "rb") as fh:
+        fh.read().decode("utf-8")  # valid UTF-8
+
+
+async def test_quitting_the_wizard_while_it_probes_exits_0():
+    import asyncio
+
+    from test_tui import FakeEngine, build, load, wait_for
+
+    from tvwizard.tui.screens.discovery import DiscoveryScreen
+
+    gate = asyncio.Event()  # never set: the import stays running
+    engine = FakeEngine([load("broken")], gate=gate)
+    app = build(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiscoveryScreen), "discovery")
+        await wait_for(pilot, lambda: app.screen.states["live"].step == "import_torch", "the import step")
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert engine.cancelled == 1

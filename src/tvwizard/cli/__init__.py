@@ -6,7 +6,8 @@ engine (``tests/fast/test_cli.py`` keeps the two identical; regenerate with
 ``python -m tvwizard.cli._help``).
 
 Exit codes, the same in every mode: 0 torchvision imports and its ops work (warnings
-allowed), 1 problems were found, 2 bad usage or an unusable target.
+allowed), 1 problems were found, 2 bad usage or an unusable target; stopped by a signal,
+128 + its number (SIGTERM 143, SIGHUP 129, Ctrl-C 130: :mod:`tvwizard.cli.signals`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ subprocess of the target Python, the active virtualenv/conda env or python3 on P
 unless --python says otherwise."""
 
 EPILOG = """\
-exit codes: 0 torchvision works, 1 problems found, 2 bad usage or unusable target
+exit codes: 0 torchvision works, 1 problems found, 2 bad usage or unusable target,
+  128+N stopped by signal N (SIGTERM 143, SIGHUP 129, Ctrl-C 130): probes are ended
 examples:
   tvwizard                         the wizard
   tvwizard check -v                checklist with every detail
@@ -72,7 +74,7 @@ def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
         type=seconds,
         metavar="SECONDS",
         default=default,
-        help="time limit for the import probe (default 180; static probes scale with it)",
+        help="time limit for the import probe (default 180 s); the other steps scale with it (README: Limits)",
     )
 
 
@@ -176,6 +178,22 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(HELP)
         return EXIT_OK
+    for stream in (sys.stdout, sys.stderr):  # a path that is not UTF-8 prints as \udcXX, never a traceback
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    from tvwizard.cli import signals
+
+    before = signals.install()
+    try:
+        return _run(words if argv is not None else None)
+    except (signals.Stopped, KeyboardInterrupt) as exc:
+        return signals.stop_cleanly(exc)
+    finally:
+        signals.restore(before)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command

@@ -16,7 +16,9 @@ def run_check(args: argparse.Namespace) -> int:
     target = resolve_or_exit(args)
     report = diagnose_with_progress(target, args, warm=_OUTPUT_MODULES) if not args.json else _quiet(target, args)
     if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        from tvwizard.cli.common import utf8_safe
+
+        sys.stdout.write(utf8_safe(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)) + "\n")
         return report.exit_code
     from rich.console import Console
 

@@ -17,6 +17,16 @@ from tvwizard.engine.events import FindingsUpdated, ProbeEvent
 from tvwizard.model import Report, Target
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with each byte of a path that is not UTF-8 written as ``\\udcXX``.
+
+    Such a byte arrives as a lone surrogate (``os.fsdecode``), which no UTF-8 file or
+    terminal can take.  Written as its escape it is valid UTF-8, and in JSON it is exactly
+    the escape that reads back as the same surrogate, hence the same path (``os.fsencode``).
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def preload(modules: Iterable[str]) -> threading.Thread:
     """Import ``modules`` in a daemon thread (errors are left for the real import to raise)."""
     names = list(modules)
@@ -81,8 +91,7 @@ def diagnose_target(
 
     ``env``: the environment the probes see (default: ours, i.e. the user's).
     """
-    import asyncio
-
+    from tvwizard.cli import signals
     from tvwizard.engine.session import SessionOptions, run_session
 
     opts = SessionOptions(env=env)
@@ -90,7 +99,7 @@ def diagnose_target(
     if timeout:
         opts.live_timeout = timeout
         opts.timeout_scale = max(1.0, timeout / 180)
-    return asyncio.run(run_session(target, opts, _warm_after_static(warm, on_event)))
+    return signals.run(run_session(target, opts, _warm_after_static(warm, on_event)))
 
 
 def diagnose_with_progress(target: Target, args: argparse.Namespace, *, warm: Iterable[str] = ()) -> Report:

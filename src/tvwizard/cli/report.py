@@ -29,6 +29,9 @@ def run_report(args: argparse.Namespace) -> int:
     target = resolve_or_exit(args)
     report = diagnose_with_progress(target, args)
     text, summary = render_report(report.to_dict(), fmt, redact=not args.no_redact)
+    from tvwizard.cli.common import utf8_safe
+
+    text = utf8_safe(text)  # a path that is not UTF-8 (the target's, the working folder's)
     if args.no_redact:
         print(f"tvwizard: {NO_REDACT_WARNING}", file=sys.stderr)
     if output == "-":

@@ -36,6 +36,27 @@ PROBES_DIR = str(Path(__file__).resolve().parent.parent / "probes")
 
 EventSink = Callable[[ProbeEvent], None]
 
+# The probes' process groups and fault files now.  Each run removes its own when it has ended
+# its group and removed the file; :func:`end_all_probes` is the last resort when tvwizard is
+# stopped by a signal before that could happen.
+_RUNNING: set[int] = set()
+_FAULT_FILES: set[str] = set()
+
+
+def end_all_probes() -> None:
+    """Kill every probe's process group and remove every fault file still there.
+
+    For the moment tvwizard stops (SIGTERM, SIGHUP, Ctrl-C): whatever the event loop could
+    not clean up itself goes here.  Safe to call at any time, from the main thread.
+    """
+    for pgid in list(_RUNNING):
+        _killpg(pgid, signal.SIGKILL)
+        _RUNNING.discard(pgid)
+    for path in list(_FAULT_FILES):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        _FAULT_FILES.discard(path)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -306,6 +327,7 @@ async def run_probe(
             result = {"data": event.get("data") or {}, "error": event.get("error")}
 
     fd, fault_path = tempfile.mkstemp(prefix="tvwizard-fault-")
+    _FAULT_FILES.add(fault_path)
     os.close(fd)
     rfd, wfd = os.pipe()
     options = json.dumps(spec.options)
@@ -322,18 +344,31 @@ async def run_probe(
         loop = asyncio.get_running_loop()
         try:
             # asyncio.create_subprocess_exec, with a protocol that says when the process exits
-            proc_transport, protocol = await loop.subprocess_exec(
-                lambda: _ExitProtocol(limit=1 << 16, loop=loop),
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                pass_fds=(wfd,),
-                start_new_session=True,
+            spawn = asyncio.ensure_future(
+                loop.subprocess_exec(
+                    lambda: _ExitProtocol(limit=1 << 16, loop=loop),
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd=cwd,
+                    env=env,
+                    pass_fds=(wfd,),
+                    start_new_session=True,
+                )
             )
+            try:
+                proc_transport, protocol = await asyncio.shield(spawn)
+            except asyncio.CancelledError:
+                # Cancelled while asyncio connects the pipes: the child runs already (and may
+                # have started others); asyncio would kill it alone.  End its whole group.
+                with contextlib.suppress(Exception):
+                    started, _ = await spawn
+                    _killpg(started.get_pid(), signal.SIGKILL)
+                    started.close()
+                raise
             proc = asyncio.subprocess.Process(proc_transport, protocol, loop)
+            _RUNNING.add(proc.pid)
         except OSError as exc:
             os.close(rfd)
             run.status = RunStatus.ERROR
@@ -383,6 +418,7 @@ async def run_probe(
                 with contextlib.suppress(Exception):
                     await asyncio.shield(protocol.exited)
             proc_transport.close()  # the pipes too, even where a daemon still holds their other end
+            _RUNNING.discard(proc.pid)
         if transport is not None:
             transport.close()
         run.duration = time.monotonic() - start
@@ -480,3 +516,4 @@ def _read_fault(path: str, limits: Limits) -> str:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+        _FAULT_FILES.discard(path)

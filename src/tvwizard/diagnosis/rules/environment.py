@@ -272,9 +272,9 @@ def shadowed_module(ev: Evidence) -> list[Finding]:
 
 
 def _q(path: str) -> str:
-    import shlex
+    from tvwizard.fixes.shell import quote_word
 
-    return shlex.quote(path)
+    return quote_word(path)
 
 
 def stray_copy(ev: Evidence, key: str) -> dict | None:

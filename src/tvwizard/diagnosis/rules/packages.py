@@ -12,7 +12,25 @@ from tvwizard.diagnosis.rules import rule
 from tvwizard.fixes.commands import installer_for, quote
 from tvwizard.fixes.pairing import newest_pair_fix, pair_torchvision_fix
 from tvwizard.model import Evidence as Ev
-from tvwizard.model import Finding, Fix, Severity
+from tvwizard.model import Finding, Fix, RunStatus, Severity
+
+
+def _absence_is_known(ev: Evidence, package: str) -> bool:
+    """Whether "``package`` is not installed" comes from probes that finished.
+
+    A probe killed, hung or ended early leaves its data empty, and empty is not "absent":
+    only the import's own ``No module named`` error, or the metadata and import-path probes
+    both run to their end, may say a package is missing.
+    """
+    error = (ev.step_data(f"import_{package}").get("error") or {}).get("message", "")
+    if f"No module named '{package}'" in str(error):
+        return True
+    metadata, paths = ev.probes.get("distributions"), ev.probes.get("resolution")
+    return (
+        metadata is not None
+        and metadata.status is RunStatus.OK
+        and (paths is None or paths.status is RunStatus.OK)  # not run yet: the metadata alone says it
+    )
 
 
 def _source(ev: Evidence) -> str:
@@ -67,7 +85,7 @@ def variant_conflict(tb: knowledge.Build, vb: knowledge.Build) -> str | None:
 
 @rule("distributions|live")
 def torch_missing(ev: Evidence) -> Finding | None:
-    if ev.torch_installed() is not False:
+    if ev.torch_installed() is not False or not _absence_is_known(ev, "torch"):
         return None
     inst = installer_for(ev)
     python = ev.target.version
@@ -115,6 +133,8 @@ def torch_missing(ev: Evidence) -> Finding | None:
 @rule("distributions|live")
 def torchvision_missing(ev: Evidence) -> Finding | None:
     if ev.torchvision_installed() is not False or ev.torch_installed() is False:
+        return None
+    if not _absence_is_known(ev, "torchvision"):
         return None
     torch = ev.torch_version()
     fixes = []
