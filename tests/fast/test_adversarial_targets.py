@@ -20,8 +20,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import processes
 import pytest
 from fakes import FakeEnv, fake_env_vars, live_probe
+from processes import descendants, group_members, probe_groups, survivors, wait_for
 
 from tvwizard.target import TargetError, resolve_target
 
@@ -62,39 +64,6 @@ def script(path: Path, body: str) -> Path:
 
 def sitecustomize(site: Path, body: str) -> None:
     (site / "sitecustomize.py").write_text(textwrap.dedent(body).lstrip("\n"))
-
-
-def wait_gone(pids: list[int], seconds: float = 5.0) -> list[int]:
-    """The pids of ``pids`` still alive after ``seconds`` (zombies count as gone)."""
-    deadline = time.monotonic() + seconds
-    alive = list(pids)
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if _alive(p)]
-        if alive:
-            time.sleep(0.05)
-    return alive
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
-
-
-def _describe(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return f"{pid}: " + fh.read().replace(b"\0", b" ").decode(errors="replace")[:300]
-    except OSError:
-        return f"{pid}: gone"
-
-
-def _kill_all(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 # -- output without end ---------------------------------------------------------------------
@@ -168,7 +137,9 @@ def daemon_site(tmp_path):
     sitecustomize(site, DAEMON.format(pids=str(pids)))
     yield site
     if pids.exists():
-        _kill_all([int(x) for x in pids.read_text().split()])
+        for pid in pids.read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def test_the_interpreter_query_takes_the_exit_as_the_answer(daemon_site):
@@ -340,39 +311,6 @@ def test_a_missing_torchvision_is_still_found_when_the_probes_finished(tmp_path)
 HANGING_IMPORT = "import subprocess as _s, time as _t\n_s.Popen(['sleep', '300'])\n_t.sleep(300)\n"
 
 
-def _descendants(pid: int) -> list[int]:
-    import psutil
-
-    try:
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _wait_for(predicate, what: str, seconds: float = 20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def _group_members(pgids: set[int]) -> list[int]:
-    """Every live process in one of the process groups ``pgids`` (each probe leads its own)."""
-    import psutil
-
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) in pgids and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except (OSError, psutil.Error):
-            continue
-    return found
-
-
 @pytest.mark.parametrize("moment", ["in the import", "while the probes start"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_ends_check_its_probes_and_their_temp_files(tmp_path, sig, moment):
@@ -393,13 +331,13 @@ def test_a_signal_ends_check_its_probes_and_their_temp_files(tmp_path, sig, mome
     pgids: set[int] = set()
 
     def probes_seen() -> bool:
-        pgids.update(pid for pid in _descendants(proc.pid) if _leads_its_group(pid))
+        pgids.update(probe_groups(proc.pid))
         if moment == "in the import":
-            return any(_name(pid) == "sleep" for pid in _group_members(pgids))
+            return any(processes.name(pid) == "sleep" for pid in group_members(pgids))
         return bool(pgids)
 
     try:
-        _wait_for(probes_seen, "the probes")
+        wait_for(probes_seen, "the probes")
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=30)
     finally:
@@ -407,28 +345,9 @@ def test_a_signal_ends_check_its_probes_and_their_temp_files(tmp_path, sig, mome
     err = err.decode()
     assert proc.returncode == 128 + sig
     assert f"stopped by {signal.Signals(sig).name}" in err and "Traceback" not in err
-    deadline = time.monotonic() + 5
-    while (alive := _group_members(pgids)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    described = [_describe(pid) for pid in alive]
-    _kill_all(alive)
-    assert not alive, f"probe processes outlived tvwizard: {described}"
+    left = survivors(pgids)
+    assert not left, f"probe processes outlived tvwizard: {left}"
     assert not list(tmp.glob("tvwizard-fault-*"))
-
-
-def _leads_its_group(pid: int) -> bool:
-    try:
-        return os.getpgid(pid) == pid
-    except OSError:
-        return False
-
-
-def _name(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as fh:
-            return fh.read().strip()
-    except OSError:
-        return ""
 
 
 def test_a_signal_during_the_interpreter_query_ends_it_too(tmp_path):
@@ -441,15 +360,15 @@ def test_a_signal_during_the_interpreter_query_ends_it_too(tmp_path):
         text=True,
     )
     try:
-        query = _wait_for(lambda: (d := _descendants(proc.pid)) and len(d) >= 2 and d, "the query and its child")
+        wait_for(lambda: len(descendants(proc.pid)) >= 2, "the query and its child")
+        groups = probe_groups(proc.pid)
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 143 and "Traceback" not in err
-    alive = wait_gone(query)
-    _kill_all(alive)
-    assert not alive
+    left = survivors(groups)
+    assert groups and not left, left
 
 
 # -- answers that never come, files that cannot be written ----------------------------------------
