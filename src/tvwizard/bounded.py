@@ -30,6 +30,7 @@ class BoundedResult:
     stderr: bytes
     timed_out: bool = False
     dropped: int = 0  # bytes read past ``max_bytes`` and not kept
+    channel: bytes = b""  # what came on the private pipe (``with_channel``)
 
 
 def run_bounded(
@@ -39,19 +40,38 @@ def run_bounded(
     max_bytes: int,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
+    with_channel: bool = False,
 ) -> BoundedResult:
-    """Run ``argv`` (stdin from /dev/null) in a session of its own.  Raises OSError if it cannot start."""
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
+    """Run ``argv`` (stdin from /dev/null) in a session of its own.  Raises OSError if it cannot start.
+
+    ``with_channel``: the number of a private pipe's write end is added to ``argv``; what the
+    child writes there comes back as ``channel``, apart from whatever it (or its
+    sitecustomize, its atexit handlers, its threads) prints.
+    """
+    read_end, write_end = os.pipe() if with_channel else (-1, -1)
+    try:
+        proc = subprocess.Popen(
+            [*argv, str(write_end)] if with_channel else list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            pass_fds=(write_end,) if with_channel else (),
+        )
+    except BaseException:
+        if with_channel:
+            os.close(read_end)
+        raise
+    finally:
+        if with_channel:
+            os.close(write_end)
     assert proc.stdout is not None and proc.stderr is not None
+    channel = os.fdopen(read_end, "rb", buffering=0) if with_channel else None
     kept = {proc.stdout: bytearray(), proc.stderr: bytearray()}
+    if channel is not None:
+        kept[channel] = bytearray()
     dropped = 0
     deadline = time.monotonic() + timeout
     drain_until: float | None = None
@@ -102,4 +122,5 @@ def run_bounded(
         bytes(kept[proc.stderr]),
         timed_out=timed_out,
         dropped=dropped,
+        channel=bytes(kept[channel]) if channel is not None else b"",
     )

@@ -21,19 +21,18 @@ from tvwizard.model import Target
 MIN_PROBE_PYTHON = (3, 8)
 
 QUERY_TIMEOUT = 30.0  # seconds for the interpreter's first answer, unless --timeout says less
-QUERY_OUTPUT_BYTES = 256 * 1024  # what is kept of the query's stdout and of its stderr
-# The answer's line starts with this: a sitecustomize or an atexit handler may print too.
-_ANSWER = "tvwizard-answer:"
+QUERY_OUTPUT_BYTES = 256 * 1024  # what is kept of the query's stdout, of its stderr and of its answer
 
-# Must run on any Python, 2.7 included, so that an old one gets a clear message.
+# Must run on any Python, 2.7 included, so that an old one gets a clear message.  The answer
+# goes to a private pipe (its fd is the last argument): whatever the target prints, from a
+# sitecustomize, a thread or an atexit handler, cannot be taken for it or drown it.
 _QUERY = (
     "import sys, os, json\n"
-    "sys.stdout.write('" + _ANSWER + "' + json.dumps({'version': list(sys.version_info[:3]),"
+    "os.write(int(sys.argv[-1]), (json.dumps({'version': list(sys.version_info[:3]),"
     " 'executable': sys.executable,"
     " 'prefix': sys.prefix, 'base_prefix': getattr(sys, 'base_prefix', sys.prefix),"
     " 'implementation': getattr(getattr(sys, 'implementation', None), 'name', 'cpython'),"
-    " 'conda': os.path.isdir(os.path.join(sys.prefix, 'conda-meta'))}) + '\\n')\n"
-    "sys.stdout.flush()\n"
+    " 'conda': os.path.isdir(os.path.join(sys.prefix, 'conda-meta'))}) + '\\n').encode('ascii'))\n"
 )
 
 
@@ -84,14 +83,13 @@ def default_candidate(env: dict[str, str] | None = None) -> Candidate | None:
     return None
 
 
-def _answer(stdout: bytes) -> dict:
-    """The query's answer: the last line that starts with :data:`_ANSWER`."""
-    for raw in reversed(stdout.decode("utf-8", "surrogateescape").splitlines()):
-        if raw.startswith(_ANSWER):
-            info = json.loads(raw[len(_ANSWER) :])
-            if isinstance(info, dict):
-                return info
-    raise ValueError("no answer")
+def _answer(channel: bytes) -> dict:
+    """The query's answer (json.dumps is ASCII: each byte of a path that is not UTF-8 comes
+    back as the same lone surrogate ``os.fsdecode`` gives)."""
+    info = json.loads(channel.decode("ascii"))
+    if not isinstance(info, dict):
+        raise ValueError("not an answer")
+    return info
 
 
 def _missing(path: Path) -> str:
@@ -153,13 +151,14 @@ def resolve_target(
             max_bytes=QUERY_OUTPUT_BYTES,
             env=env,
             cwd=cwd or "/",  # no shadowing of json/os from the user's folder here
+            with_channel=True,
         )
     except OSError as exc:
         raise TargetError(f"{path}: cannot run it: {exc.strerror or exc}") from None
     if proc.timed_out:
         raise TargetError(f"{path}: did not answer within {limit:g} s (is it a Python interpreter?)")
     try:
-        info = _answer(proc.stdout)
+        info = _answer(proc.channel)
         version = tuple(int(v) for v in info["version"])
     except (ValueError, IndexError, KeyError, TypeError):
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()

@@ -51,7 +51,9 @@ def peak_rss_of(argv: list[str], env: dict[str, str] | None = None, timeout: flo
         " stderr=subprocess.DEVNULL).returncode\n"
         "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
     )
-    out = subprocess.run([sys.executable, "-c", meter, *argv], capture_output=True, text=True, env=env, timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-E", "-c", meter, *argv], capture_output=True, text=True, env=env, timeout=timeout
+    )
     rc, rss = out.stdout.split()
     return int(rc), int(rss)
 
@@ -79,7 +81,31 @@ def test_a_target_that_streams_for_ever_keeps_tvwizard_small(tmp_path):
     assert rss < 150 * MB, f"tvwizard grew to {rss // MB} MB on a flooding target"
 
 
-def test_the_query_keeps_only_the_start_of_a_flood(tmp_path):
+FLOOD = """
+import os, threading
+def _flood():
+    line = b"x" * (1 << 20) + b"\\n"
+    while True:
+        os.write(1, line)
+threading.Thread(target=_flood, daemon=True).start()
+"""
+
+
+def test_a_python_whose_every_process_floods_stdout_is_diagnosed_in_bounded_memory(tmp_path):
+    """A sitecustomize that writes 1 MB lines for as long as the process lives: the query
+    and every probe flood their stdout; tvwizard keeps what its limits say and finishes."""
+    site = FakeEnv().build(tmp_path / "site")
+    sitecustomize(site, FLOOD)
+    start = time.monotonic()
+    rc, rss = peak_rss_of(
+        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json"], env=fake_env_vars(site)
+    )
+    assert rc == 0
+    assert time.monotonic() - start < 90
+    assert rss < 200 * MB, f"tvwizard grew to {rss // MB} MB"
+
+
+def test_a_flood_that_ends_without_an_answer_is_no_interpreter(tmp_path):
     flood = script(tmp_path / "python", "yes 'x' | head -c 50000000; exit 0")
     with pytest.raises(TargetError, match="not a working Python interpreter"):
         resolve_target(str(flood), timeout=20)
