@@ -326,15 +326,15 @@ async def run_probe(
         elif kind == "result":
             result = {"data": event.get("data") or {}, "error": event.get("error")}
 
+    run.started = time.monotonic() - origin
+    start = time.monotonic()
+    emit(ProbeStarted(spec.name))  # before the fault file: an error in the sink leaves none behind
     fd, fault_path = tempfile.mkstemp(prefix="tvwizard-fault-")
     _FAULT_FILES.add(fault_path)
     os.close(fd)
     rfd, wfd = os.pipe()
     options = json.dumps(spec.options)
     argv = [python, "-c", BOOTSTRAP, probes_dir, spec.module, str(wfd), options, fault_path]
-    run.started = time.monotonic() - origin
-    start = time.monotonic()
-    emit(ProbeStarted(spec.name))
     proc: asyncio.subprocess.Process | None = None
     protocol: _ExitProtocol | None = None
     transport: asyncio.ReadTransport | None = None
@@ -363,8 +363,9 @@ async def run_probe(
                 # Cancelled while asyncio connects the pipes: the child runs already (and may
                 # have started others); asyncio would kill it alone.  End its whole group.
                 with contextlib.suppress(Exception):
-                    started, _ = await spawn
+                    started, started_protocol = await spawn
                     _killpg(started.get_pid(), signal.SIGKILL)
+                    await started_protocol.exited  # reaped before the loop closes
                     started.close()
                 raise
             proc = asyncio.subprocess.Process(proc_transport, protocol, loop)
