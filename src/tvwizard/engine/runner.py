@@ -340,6 +340,7 @@ async def run_probe(
     transport: asyncio.ReadTransport | None = None
     timed_out = False
     hung_step: str | None = None  # after the wait: None exited, "" the probe's limit, else the step past its own
+    pumps: list[asyncio.Future[None]] = []
     try:
         loop = asyncio.get_running_loop()
         try:
@@ -362,11 +363,13 @@ async def run_probe(
             except asyncio.CancelledError:
                 # Cancelled while asyncio connects the pipes: the child runs already (and may
                 # have started others); asyncio would kill it alone.  End its whole group.
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     started, started_protocol = await spawn
                     _killpg(started.get_pid(), signal.SIGKILL)
-                    await started_protocol.exited  # reaped before the loop closes
-                    started.close()
+                    try:
+                        await started_protocol.exited  # reaped before the loop closes
+                    finally:
+                        started.close()
                 raise
             proc = asyncio.subprocess.Process(proc_transport, protocol, loop)
             _RUNNING.add(proc.pid)
@@ -387,7 +390,7 @@ async def run_probe(
         )
         assert proc.stdout is not None and proc.stderr is not None
         active = [time.monotonic()]  # when the pipes last brought something
-        pumps = [
+        pumps += [
             asyncio.ensure_future(_pump(proc.stdout, lambda t: add_log("stdout", t), limits, active)),
             asyncio.ensure_future(_pump(proc.stderr, lambda t: add_log("stderr", t), limits, active)),
             asyncio.ensure_future(
@@ -413,10 +416,13 @@ async def run_probe(
         await _drain(pumps, limits, active)
         run.returncode = proc.returncode
     finally:
+        for task in pumps:  # done, or cancelled before the drain: none outlives the run
+            task.cancel()
         if proc is not None and protocol is not None:
             if proc.returncode is None:  # cancelled: leave nothing behind
                 _killpg(proc.pid, signal.SIGKILL)
-                with contextlib.suppress(Exception):
+                # (a second cancellation, asyncio.run's teardown, must not skip what follows)
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await asyncio.shield(protocol.exited)
             proc_transport.close()  # the pipes too, even where a daemon still holds their other end
             _RUNNING.discard(proc.pid)
