@@ -221,7 +221,7 @@ def test_stale_copy_on_pythonpath_is_the_root_cause_not_the_versions(tmp_path):
     fix = root["fixes"][0]
     assert fix["kind"] == "env" and fix["env"] == {"PYTHONPATH": None}
     # `fix --apply` proves an env fix by probing with the environment it describes.
-    proc = tvwizard("--python", python, "fix", "--apply", "--shell", "fish", cwd=tmp_path, env=env)
+    proc = tvwizard("--python", python, "fix", "--apply", "--yes", "--shell", "fish", cwd=tmp_path, env=env)
     assert "duplicate-install is gone and torchvision works" in proc.stdout, proc.stdout + proc.stderr
     assert "set -e PYTHONPATH" in proc.stdout and proc.returncode == 0
     # And with the fix made for real, it works.
@@ -248,7 +248,7 @@ def test_ld_preload_of_another_libc10_breaks_import_torch(tmp_path):
     assert root["id"] == "library-path-override"
     assert str(lib) in root["title"] and "torch/lib/libc10.so" in root["title"]
     assert finding(data, "torch-import-failed")["caused_by"] == "library-path-override"
-    proc = tvwizard("--python", python, "fix", "--apply", cwd=tmp_path, env=env)
+    proc = tvwizard("--python", python, "fix", "--apply", "--yes", cwd=tmp_path, env=env)
     assert "library-path-override is gone and torchvision works" in proc.stdout, proc.stdout + proc.stderr
     assert "unset LD_PRELOAD" in proc.stdout
 

@@ -6,7 +6,8 @@ engine (``tests/fast/test_cli.py`` keeps the two identical; regenerate with
 ``python -m tvwizard.cli._help``).
 
 Exit codes, the same in every mode: 0 torchvision imports and its ops work (warnings
-allowed), 1 problems were found, 2 bad usage or an unusable target.
+allowed), 1 problems were found, 2 bad usage or an unusable target; stopped by a signal,
+128 + its number (SIGTERM 143, SIGHUP 129, Ctrl-C 130: :mod:`tvwizard.cli.signals`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ subprocess of the target Python, the active virtualenv/conda env or python3 on P
 unless --python says otherwise."""
 
 EPILOG = """\
-exit codes: 0 torchvision works, 1 problems found, 2 bad usage or unusable target
+exit codes: 0 torchvision works, 1 problems found, 2 bad usage or unusable target,
+  128+N stopped by signal N (SIGTERM 143, SIGHUP 129, Ctrl-C 130): probes are ended
 examples:
   tvwizard                         the wizard
   tvwizard check -v                checklist with every detail
@@ -50,6 +52,20 @@ environment:
   TVWIZARD_NVIDIA_SMI   the nvidia-smi to fall back to (default: the first on PATH)"""
 
 
+def seconds(text: str) -> float:
+    """``--timeout``'s type: a finite number of seconds above zero."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
     import argparse
 
@@ -58,11 +74,11 @@ def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
     p.add_argument("--python", metavar="PATH", default=default, help="the interpreter (or env folder) to diagnose")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         metavar="SECONDS",
         default=default,
-        help="time limit for the import probe and for your --import / -- COMMAND (default 180; static probes scale "
-        "with it)",
+        help="time limit for the import probe and for your --import / -- COMMAND (default 180 s); the other "
+        "steps scale with it (README: Limits)",
     )
 
 
@@ -268,9 +284,26 @@ def _main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(HELP)
         return EXIT_OK
+    for stream in (sys.stdout, sys.stderr):  # a path that is not UTF-8 prints as \udcXX, never a traceback
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    from tvwizard.cli import signals
+
+    before = signals.install()
+    try:
+        return _run(words if argv is not None else None)
+    except (signals.Stopped, KeyboardInterrupt) as exc:
+        return signals.stop_cleanly(exc)
+    finally:
+        signals.restore(before)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command
+    words = sys.argv[1:] if argv is None else argv
     if getattr(args, "command_argv", None) and "--" not in words:
         # A command runs only when asked for in so many words: after `--`, never a stray positional.
         parser.error(f"put -- before the command to run (tvwizard {command} -- {' '.join(args.command_argv)})")

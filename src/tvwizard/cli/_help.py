@@ -30,9 +30,11 @@ options:
   --version          show program's version number and exit
   --python PATH      the interpreter (or env folder) to diagnose
   --timeout SECONDS  time limit for the import probe and for your --import /
-                     -- COMMAND (default 180; static probes scale with it)
+                     -- COMMAND (default 180 s); the other steps scale with it
+                     (README: Limits)
 
-exit codes: 0 torchvision works, 1 problems found, 2 bad usage or unusable target
+exit codes: 0 torchvision works, 1 problems found, 2 bad usage or unusable target,
+  128+N stopped by signal N (SIGTERM 143, SIGHUP 129, Ctrl-C 130): probes are ended
 examples:
   tvwizard                         the wizard
   tvwizard check -v                checklist with every detail

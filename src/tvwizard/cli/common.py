@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from tvwizard.engine.runner import ProbeSpec
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with each byte of a path that is not UTF-8 written as ``\\udcXX``.
+
+    Such a byte arrives as a lone surrogate (``os.fsdecode``), which no UTF-8 file or
+    terminal can take.  Written as its escape it is valid UTF-8, and in JSON it is exactly
+    the escape that reads back as the same surrogate, hence the same path (``os.fsencode``).
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def preload(modules: Iterable[str]) -> threading.Thread:
     """Import ``modules`` in a daemon thread (errors are left for the real import to raise)."""
     names = list(modules)
@@ -46,7 +56,7 @@ def resolve_or_exit(args: argparse.Namespace) -> Target:
     # Querying the target takes a subprocess; load the engine meanwhile.
     loading = preload(["tvwizard.engine.session"])
     try:
-        return resolve_target(getattr(args, "python", None))
+        return resolve_target(getattr(args, "python", None), timeout=getattr(args, "timeout", None))
     except TargetError as exc:
         from tvwizard.inert import inert
 
@@ -103,8 +113,7 @@ def diagnose_target(
     ``env``: the environment the probes see (default: ours, i.e. the user's).  ``probes``:
     which to run (default: every standard probe, plus the user's import or command when asked).
     """
-    import asyncio
-
+    from tvwizard.cli import signals
     from tvwizard.engine.session import SessionOptions, run_session
 
     opts = SessionOptions(env=env)
@@ -117,7 +126,7 @@ def diagnose_target(
     user = user_probe_for(args)
     if user is not None:
         opts.probes = [*opts.probes, user]
-    return asyncio.run(run_session(target, opts, _warm_after_static(warm, on_event)))
+    return signals.run(run_session(target, opts, _warm_after_static(warm, on_event)))
 
 
 def diagnose_with_progress(target: Target, args: argparse.Namespace, *, warm: Iterable[str] = ()) -> Report:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from tvwizard.inert import inert_line
@@ -44,8 +43,10 @@ def env_file_text(items: list[tuple[Finding, list[Fix]]], shell: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.stdout, shell: str = "bash") -> None:
+def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=None, shell: str = "bash") -> None:
     from tvwizard.fixes.shell import LABELS, fix_lines
+
+    out = sys.stdout if out is None else out  # today's stdout, not the one at import time
 
     def show(line: str) -> None:  # titles and commands carry text from the target: inert, one line
         print(inert_line(line), file=out)
@@ -89,6 +90,9 @@ def print_plan(report: Report, items: list[tuple[Finding, list[Fix]]], out=sys.s
 def run_fix(args: argparse.Namespace) -> int:
     from tvwizard.cli.common import diagnose_with_progress, resolve_or_exit
 
+    if args.apply and not args.yes and not sys.stdin.isatty():  # before the diagnosis, not after it
+        print("tvwizard: no terminal to ask for confirmation; pass --yes to apply without asking.", file=sys.stderr)
+        return 2
     target = resolve_or_exit(args)
     report = diagnose_with_progress(target, args)
     items = plan(report, args.finding)
@@ -105,9 +109,12 @@ def run_fix(args: argparse.Namespace) -> int:
         if not any(fix.kind == "env" for _, fixes in items for fix in fixes):
             print("tvwizard: no environment-variable fix in this plan; no file written.", file=sys.stderr)
         else:
-            from pathlib import Path
-
-            Path(env_file).write_text(env_file_text(items, shell), encoding="utf-8")
+            try:
+                with open(env_file, "w", encoding="utf-8") as fh:
+                    fh.write(env_file_text(items, shell))
+            except OSError as exc:
+                print(f"tvwizard: cannot write --env-file {env_file}: {exc.strerror or exc}", file=sys.stderr)
+                return 2
             print(f"Wrote {env_file}: {SOURCE_HINT[shell].format(path=env_file)}")
     if not args.apply:
         if items:
@@ -136,17 +143,17 @@ def run_fix(args: argparse.Namespace) -> int:
     for cmd in fix.commands:
         print(inert_line(f"  $ {cmd}"))
     if not args.yes:
-        if not sys.stdin.isatty():
-            print("tvwizard: no terminal to ask for confirmation; pass --yes to apply without asking.", file=sys.stderr)
+        answer = _ask("Apply it? [y/N] ")
+        if answer is None:
             return 2
-        answer = input("Apply it? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("Nothing was changed.")
             return report.exit_code
+    from tvwizard.cli import signals
     from tvwizard.fixes.apply import FixRefused, apply_fix
 
     try:
-        result = asyncio.run(apply_fix(fix, [target.python, target.executable], lambda line: print(line, flush=True)))
+        result = signals.run(apply_fix(fix, [target.python, target.executable], lambda line: print(line, flush=True)))
     except FixRefused as exc:
         print(f"tvwizard: {exc}", file=sys.stderr)
         return 2
@@ -175,6 +182,23 @@ def run_fix(args: argparse.Namespace) -> int:
     if fix.restart:
         print("Restart any Python interpreter or notebook kernel that had torch loaded.")
     return after.exit_code
+
+
+def _ask(question: str) -> str | None:
+    """The answer, lower-cased; None (said in one line) at end of input or Ctrl-C."""
+    import signal
+
+    from tvwizard.cli.signals import Stopped
+
+    try:
+        return input(question).strip().lower()
+    except EOFError:
+        print("\ntvwizard: no answer (end of input); nothing was changed.", file=sys.stderr)
+    except (KeyboardInterrupt, Stopped) as exc:
+        if isinstance(exc, Stopped) and exc.signum != signal.SIGINT:
+            raise
+        print("\ntvwizard: cancelled; nothing was changed.", file=sys.stderr)
+    return None
 
 
 def _try_env_fix(target, args, report: Report, finding: Finding, fix: Fix) -> int:

@@ -28,10 +28,14 @@ def run_report(args: argparse.Namespace) -> int:
     target = resolve_or_exit(args)
     report = diagnose_with_progress(target, args)
     text, summary = render_report(report.to_dict(), fmt, redact=not args.no_redact)
+    from tvwizard.cli.common import utf8_safe
+
+    text = utf8_safe(text)  # a path that is not UTF-8 (the target's, the working folder's)
     if args.no_redact:
         print(f"tvwizard: {NO_REDACT_WARNING}", file=sys.stderr)
     if output == "-":
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()  # a full or closed stdout is said now, not after the summary below
     else:
         from tvwizard.report.writing import ReportWriteError, write_report
 

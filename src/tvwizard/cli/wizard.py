@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def run_wizard(args: argparse.Namespace) -> int:
@@ -10,7 +11,13 @@ def run_wizard(args: argparse.Namespace) -> int:
     from tvwizard.tui.app import make_app
 
     app = make_app(python=getattr(args, "python", None), timeout=getattr(args, "timeout", None))
-    result = app.run()
+    try:
+        result = app.run()
+    finally:
+        if "tvwizard.engine.runner" in sys.modules:  # what the app's teardown left running
+            from tvwizard.engine.runner import end_all_probes
+
+            end_all_probes()
     if isinstance(result, int):
         return result
     return app.return_code if app.return_code is not None else app.exit_code()

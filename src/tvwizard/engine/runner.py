@@ -36,6 +36,27 @@ PROBES_DIR = str(Path(__file__).resolve().parent.parent / "probes")
 
 EventSink = Callable[[ProbeEvent], None]
 
+# The probes' process groups and fault files now.  Each run removes its own when it has ended
+# its group and removed the file; :func:`end_all_probes` is the last resort when tvwizard is
+# stopped by a signal before that could happen.
+_RUNNING: set[int] = set()
+_FAULT_FILES: set[str] = set()
+
+
+def end_all_probes() -> None:
+    """Kill every probe's process group and remove every fault file still there.
+
+    For the moment tvwizard stops (SIGTERM, SIGHUP, Ctrl-C): whatever the event loop could
+    not clean up itself goes here.  Safe to call at any time, from the main thread.
+    """
+    for pgid in list(_RUNNING):
+        _killpg(pgid, signal.SIGKILL)
+        _RUNNING.discard(pgid)
+    for path in list(_FAULT_FILES):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        _FAULT_FILES.discard(path)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -45,9 +66,11 @@ class Limits:
     head_lines: int = 500  # first lines of the log kept …
     tail_lines: int = 2000  # … and the last ones
     event_bytes: int = 32 * 1024 * 1024  # one channel event; larger ones are dropped
+    channel_bytes: int = 64 * 1024 * 1024  # all data/step/log events kept; later ones are dropped
     fault_bytes: int = 256 * 1024
     dump_grace: float = 0.5  # time for faulthandler's dump after SIGUSR1
-    drain_grace: float = 2.0  # time to read what is left in the pipes after exit
+    drain_grace: float = 2.0  # at most this long to read what is left in the pipes after exit …
+    drain_quiet: float = 0.1  # … and no longer than until they stay quiet this long (a daemon holds them)
 
 
 @dataclass(frozen=True)
@@ -149,12 +172,31 @@ def _signal_name(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-async def _pump(stream: asyncio.StreamReader, on_line: Callable[[str], None], limits: Limits) -> None:
+class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol, plus a future set when the process exits.
+
+    ``Process.wait()`` returns only once the pipes are closed too, and a daemon the target
+    starts (from sitecustomize, say) may hold them open for ever: the exit is the answer."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+async def _pump(
+    stream: asyncio.StreamReader, on_line: Callable[[str], None], limits: Limits, active: list[float]
+) -> None:
     splitter = _LineSplitter(limits.line_chars)
     while True:
         chunk = await stream.read(65536)
         if not chunk:
             break
+        active[0] = time.monotonic()
         for line in splitter.feed(chunk):
             on_line(line)
     for line in splitter.close():
@@ -166,13 +208,17 @@ async def _pump_channel(
     on_event: Callable[[dict[str, Any]], None],
     on_bad: Callable[[str], None],
     limits: Limits,
+    active: list[float],
 ) -> None:
     buf = bytearray()
     skipping = False
+    kept = 0
+    over = False
     while True:
         chunk = await stream.read(1 << 20)
         if not chunk:
             break
+        active[0] = time.monotonic()
         buf += chunk
         while True:
             nl = buf.find(b"\n")
@@ -188,8 +234,16 @@ async def _pump_channel(
             except ValueError:
                 on_bad(f"unreadable event on the probe channel ({len(raw)} bytes)")
                 continue
-            if isinstance(event, dict):
-                on_event(event)
+            if not isinstance(event, dict):
+                continue
+            if event.get("t") != "result":
+                kept += len(raw)
+                if kept > limits.channel_bytes:
+                    if not over:
+                        over = True
+                        on_bad(f"the probe sent over {limits.channel_bytes} bytes of events; later ones were dropped")
+                    continue
+            on_event(event)
         if len(buf) > limits.event_bytes:
             on_bad(f"an event over {limits.event_bytes} bytes was dropped")
             buf.clear()
@@ -245,7 +299,7 @@ async def run_probe(
         nonlocal result
         kind = event.get("t")
         if kind == "log":
-            add_log("probe", str(event.get("msg", "")))
+            add_log("probe", str(event.get("msg", ""))[: limits.line_chars])
         elif frozen:
             # The thread dump interrupts blocking calls (a sleeping cuInit returns early): a
             # step that "finishes" now would report what the interruption caused, not the hang.
@@ -273,30 +327,53 @@ async def run_probe(
         elif kind == "result":
             result = {"data": event.get("data") or {}, "error": event.get("error")}
 
+    run.started = time.monotonic() - origin
+    start = time.monotonic()
+    emit(ProbeStarted(spec.name))  # before the fault file: an error in the sink leaves none behind
     fd, fault_path = tempfile.mkstemp(prefix="tvwizard-fault-")
+    _FAULT_FILES.add(fault_path)
     os.close(fd)
     rfd, wfd = os.pipe()
     options = json.dumps(spec.options)
     argv = [python, "-c", BOOTSTRAP, probes_dir, spec.module, str(wfd), options, fault_path]
-    run.started = time.monotonic() - origin
-    start = time.monotonic()
-    emit(ProbeStarted(spec.name))
     proc: asyncio.subprocess.Process | None = None
+    protocol: _ExitProtocol | None = None
     transport: asyncio.ReadTransport | None = None
     timed_out = False
     hung_step: str | None = None  # after the wait: None exited, "" the probe's limit, else the step past its own
+    pumps: list[asyncio.Future[None]] = []
     try:
+        loop = asyncio.get_running_loop()
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                pass_fds=(wfd,),
-                start_new_session=True,
+            # asyncio.create_subprocess_exec, with a protocol that says when the process exits
+            spawn = asyncio.ensure_future(
+                loop.subprocess_exec(
+                    lambda: _ExitProtocol(limit=1 << 16, loop=loop),
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd=cwd,
+                    env=env,
+                    pass_fds=(wfd,),
+                    start_new_session=True,
+                )
             )
+            try:
+                proc_transport, protocol = await asyncio.shield(spawn)
+            except asyncio.CancelledError:
+                # Cancelled while asyncio connects the pipes: the child runs already (and may
+                # have started others); asyncio would kill it alone.  End its whole group.
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    started, started_protocol = await spawn
+                    _killpg(started.get_pid(), signal.SIGKILL)
+                    try:
+                        await started_protocol.exited  # reaped before the loop closes
+                    finally:
+                        started.close()
+                raise
+            proc = asyncio.subprocess.Process(proc_transport, protocol, loop)
+            _RUNNING.add(proc.pid)
         except OSError as exc:
             os.close(rfd)
             run.status = RunStatus.ERROR
@@ -308,20 +385,20 @@ async def run_probe(
             with contextlib.suppress(OSError, AttributeError):
                 os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
 
-        loop = asyncio.get_running_loop()
         channel = asyncio.StreamReader(limit=limits.event_bytes)
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(channel), os.fdopen(rfd, "rb", buffering=0)
         )
         assert proc.stdout is not None and proc.stderr is not None
-        pumps = [
-            asyncio.ensure_future(_pump(proc.stdout, lambda t: add_log("stdout", t), limits)),
-            asyncio.ensure_future(_pump(proc.stderr, lambda t: add_log("stderr", t), limits)),
+        active = [time.monotonic()]  # when the pipes last brought something
+        pumps += [
+            asyncio.ensure_future(_pump(proc.stdout, lambda t: add_log("stdout", t), limits, active)),
+            asyncio.ensure_future(_pump(proc.stderr, lambda t: add_log("stderr", t), limits, active)),
             asyncio.ensure_future(
-                _pump_channel(channel, on_channel, lambda t: add_log("probe", f"[tvwizard: {t}]"), limits)
+                _pump_channel(channel, on_channel, lambda t: add_log("probe", f"[tvwizard: {t}]"), limits, active)
             ),
         ]
-        hung_step = await _wait(proc, start + timeout, spec, open_steps, step_started, steps_changed)
+        hung_step = await _wait(protocol.exited, start + timeout, spec, open_steps, step_started, steps_changed)
         if hung_step is not None:
             timed_out = True
             hung[:] = open_steps
@@ -333,18 +410,23 @@ async def run_probe(
                 proc.send_signal(signal.SIGUSR1)
             await asyncio.sleep(limits.dump_grace)
             _killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
-        # Grandchildren may still hold the pipes open: end the whole group, then drain.
+            await protocol.exited
+        # Grandchildren may still hold the pipes open: end the whole group, then drain what is
+        # left, until the pipes close or stay quiet (a daemon in a session of its own lives on).
         _killpg(proc.pid, signal.SIGKILL)
-        _done, pending = await asyncio.wait(pumps, timeout=limits.drain_grace)
-        for task in pending:
-            task.cancel()
+        await _drain(pumps, limits, active)
         run.returncode = proc.returncode
     finally:
-        if proc is not None and proc.returncode is None:  # cancelled: leave nothing behind
-            _killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(proc.wait())
+        for task in pumps:  # done, or cancelled before the drain: none outlives the run
+            task.cancel()
+        if proc is not None and protocol is not None:
+            if proc.returncode is None:  # cancelled: leave nothing behind
+                _killpg(proc.pid, signal.SIGKILL)
+                # (a second cancellation, asyncio.run's teardown, must not skip what follows)
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.shield(protocol.exited)
+            proc_transport.close()  # the pipes too, even where a daemon still holds their other end
+            _RUNNING.discard(proc.pid)
         if transport is not None:
             transport.close()
         run.duration = time.monotonic() - start
@@ -387,36 +469,49 @@ async def run_probe(
     return run
 
 
+async def _drain(pumps: list[asyncio.Future], limits: Limits, active: list[float]) -> None:
+    """Let the pumps read what the exited process left in the pipes; cancel them when the
+    pipes are closed, quiet for ``limits.drain_quiet``, or after ``limits.drain_grace``."""
+    end = time.monotonic() + limits.drain_grace
+    active[0] = max(active[0], time.monotonic())  # what the process wrote just before its exit is read
+    pending = set(pumps)
+    while pending:
+        now = time.monotonic()
+        quiet_until = active[0] + limits.drain_quiet
+        if now >= end or now >= quiet_until:
+            break
+        _done, pending = await asyncio.wait(pending, timeout=min(end, quiet_until) - now)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+
+
 async def _wait(
-    proc: asyncio.subprocess.Process,
+    exited: asyncio.Future[None],
     deadline: float,
     spec: ProbeSpec,
     open_steps: list[str],
     step_started: dict[str, float],
     steps_changed: asyncio.Event,
 ) -> str | None:
-    """Wait for ``proc`` to exit.  None: it exited; "": the probe's own limit passed; a step
-    name: that step ran past its own limit (``spec.step_timeouts``)."""
-    exited = asyncio.ensure_future(proc.wait())
-    try:
-        while True:
-            limit, which = deadline, ""
-            for name in open_steps:
-                own = spec.step_timeout(name)
-                if own is not None and step_started.get(name, deadline) + own < limit:
-                    limit, which = step_started[name] + own, name
-            left = limit - time.monotonic()
-            if left <= 0:
-                return which
-            steps_changed.clear()
-            changed = asyncio.ensure_future(steps_changed.wait())
-            done, _ = await asyncio.wait({exited, changed}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            changed.cancel()
-            if exited in done:
-                return None
-    finally:
-        if not exited.done():
-            exited.cancel()
+    """Wait for the process to exit (``exited``).  None: it exited; "": the probe's own limit
+    passed; a step name: that step ran past its own limit (``spec.step_timeouts``)."""
+    while True:
+        limit, which = deadline, ""
+        for name in open_steps:
+            own = spec.step_timeout(name)
+            if own is not None and step_started.get(name, deadline) + own < limit:
+                limit, which = step_started[name] + own, name
+        left = limit - time.monotonic()
+        if left <= 0:
+            return which
+        steps_changed.clear()
+        changed = asyncio.ensure_future(steps_changed.wait())
+        done, _ = await asyncio.wait({exited, changed}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        changed.cancel()
+        if exited in done:
+            return None
 
 
 def _read_fault(path: str, limits: Limits) -> str:
@@ -429,3 +524,4 @@ def _read_fault(path: str, limits: Limits) -> str:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+        _FAULT_FILES.discard(path)

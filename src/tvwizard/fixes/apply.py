@@ -14,6 +14,7 @@ import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from tvwizard.fixes.shell import quote_line
 from tvwizard.model import Fix, Report
 
 
@@ -67,7 +68,7 @@ async def apply_fix(
     emit = on_line or (lambda _l: None)
     tail: list[str] = []
     for argv in fix.argv:
-        emit("$ " + " ".join(argv))
+        emit("$ " + quote_line(argv))  # pasted into a shell, it runs exactly this
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,

@@ -9,7 +9,6 @@ shell involved) and as a shell-quoted line to copy.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 
 from tvwizard.facts.evidence import Evidence
@@ -154,5 +153,8 @@ def installer_for(ev: Evidence) -> Installer:
 
 
 def quote(argv: list[str]) -> str:
-    """One POSIX shell line; every argument that needs it quoted (paths with spaces, ``==``…)."""
-    return " ".join(shlex.quote(a) for a in argv)
+    """One POSIX shell line; every argument that needs it quoted (paths with spaces, ``==``…,
+    bytes that are not UTF-8: :func:`tvwizard.fixes.shell.quote_word`)."""
+    from tvwizard.fixes.shell import quote_line
+
+    return quote_line(argv)

@@ -45,6 +45,39 @@ def _check_name(name: str) -> None:
         raise ValueError(f"not an environment variable name: {name!r}")
 
 
+def quote_word(word: str) -> str:
+    """``word`` for a POSIX shell line; bytes that are not text kept as the same bytes.
+
+    A path that is not UTF-8 reaches tvwizard with each bad byte as a lone surrogate
+    (``os.fsdecode``), and a name may hold control characters.  Neither can be printed as
+    they are (invalid UTF-8; an ESC that rewrites the terminal line), and U+FFFD would point
+    at another path.  Such a word is written in ANSI-C quoting, ``$'caf\\xe9'``, which bash,
+    zsh and ksh turn back into exactly those bytes; every other word as :func:`shlex.quote`.
+    """
+    if not any(_unprintable(c) for c in word):
+        return shlex.quote(word)
+    out = []
+    for c in word:
+        if "\udc80" <= c <= "\udcff":
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        elif _unprintable(c):
+            out.append(f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        elif c in "\\'":
+            out.append("\\" + c)
+        else:
+            out.append(c)
+    return "$'" + "".join(out) + "'"
+
+
+def quote_line(argv: list[str]) -> str:
+    """``argv`` as one POSIX shell line that runs exactly it (each word :func:`quote_word`)."""
+    return " ".join(quote_word(a) for a in argv)
+
+
+def _unprintable(c: str) -> bool:
+    return c < " " or c == "\x7f" or "\x80" <= c < "\xa0" or "\ud800" <= c <= "\udfff"
+
+
 def _fish_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -58,7 +91,7 @@ def env_line(name: str, value: str | None, shell: str) -> str:
     """One line that sets (or, for ``None``, unsets) ``name`` in ``shell``."""
     _check_name(name)
     if shell in ("bash", "zsh"):
-        return f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}"
+        return f"unset {name}" if value is None else f"export {name}={quote_word(value)}"
     if shell == "fish":
         return f"set -e {name}" if value is None else f"set -gx {name} {_fish_quote(value)}"
     if shell == "powershell":

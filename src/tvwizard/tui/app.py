@@ -61,7 +61,25 @@ class WizardApp(ExitCodeApp):
     def on_mount(self) -> None:
         from tvwizard.tui.screens.target import TargetScreen
 
+        self._end_on_signals()
         self.push_screen(TargetScreen())
+
+    def _end_on_signals(self) -> None:
+        """SIGTERM, SIGHUP (the terminal closed, ``tmux kill-session``) and SIGINT end the
+        wizard as quitting does: its workers are cancelled, so every probe ends its process
+        group and removes its fault file.  The exit code is 128 + the signal's number."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._stop_by_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests), no signals
+                return
+
+    def _stop_by_signal(self, sig: int) -> None:
+        self.exit(128 + sig, return_code=128 + sig)
 
     def start_discovery(self, target: Target) -> None:
         from tvwizard.tui.screens.discovery import DiscoveryScreen
@@ -100,11 +118,13 @@ class WizardApp(ExitCodeApp):
     # -- app-wide actions -------------------------------------------------------------------
 
     def exit_code(self) -> int:
+        """The report's code; without a report 2 for an unusable target, else 0: quitting
+        before the probes are done (or begun) found no problem."""
         if self.state.report is not None:
             return self.state.report.exit_code
         if self.state.target is None and self.state.target_error:
             return EXIT_UNUSABLE
-        return EXIT_PROBLEMS
+        return EXIT_OK
 
     def action_what_failed(self) -> None:
         """Ask "What failed for you?"; an answer re-examines the chosen Python with it."""

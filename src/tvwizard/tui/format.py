@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from rich.text import Text
 
 from tvwizard.model import CheckStatus, Finding, ProbeRun, Report, RunStatus, Severity
 from tvwizard.units import duration  # noqa: F401  (the wizard's screens import it from here)
+
+LOG_LINES = 5000  # lines of a probe's log the discovery step keeps and shows
 
 # (mark, style) for a probe's outcome; styles are theme-neutral Rich colour names.
 OUTCOME = {
@@ -46,12 +49,13 @@ class ProbeState:
     run: ProbeRun | None = None
     outcome: str = "waiting"  # a key of OUTCOME
     summary: str = ""
-    log: list[str] = field(default_factory=list)
+    # the last lines only, as many as the log view shows: a probe may print without end
+    log: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
 
     def reset(self) -> None:
         self.phase, self.started_at, self.step, self.run = "waiting", None, "", None
         self.outcome, self.summary = "waiting", ""
-        self.log = []
+        self.log = deque(maxlen=LOG_LINES)
 
 
 def outcome_of(run: ProbeRun, report: Report | None, findings: tuple[Finding, ...] | list[Finding]) -> tuple[str, str]:

@@ -137,7 +137,7 @@ def default_deps(python: str | None = None, timeout: float | None = None) -> Wiz
         pre = (cand.python, cand.how) if cand else None
 
     def resolve(py: str | None) -> Target:
-        return resolve_target(py, cwd=cwd)
+        return resolve_target(py, cwd=cwd, timeout=timeout)
 
     async def apply(fix: Fix, target_python: str, on_line: Callable[[str], None]) -> object:
         return await apply_fix(fix, target_python, on_line)

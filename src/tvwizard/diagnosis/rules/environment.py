@@ -207,6 +207,12 @@ def shadowed_module(ev: Evidence) -> list[Finding]:
     return out
 
 
+def _q(path: str) -> str:
+    from tvwizard.fixes.shell import quote_word
+
+    return quote_word(path)
+
+
 def stray_copy(ev: Evidence, key: str) -> dict | None:
     """The copy of ``key`` Python imports when it is not the env's own but another one is.
 

@@ -11,7 +11,25 @@ from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
 from tvwizard.fixes import catalog
 from tvwizard.fixes.pairing import newest_pair_fix, pair_torchvision_fix
-from tvwizard.model import Fact, Finding, Severity
+from tvwizard.model import Fact, Finding, RunStatus, Severity
+
+
+def _absence_is_known(ev: Evidence, package: str) -> bool:
+    """Whether "``package`` is not installed" comes from probes that finished.
+
+    A probe killed, hung or ended early leaves its data empty, and empty is not "absent":
+    only the import's own ``No module named`` error, or the metadata and import-path probes
+    both run to their end, may say a package is missing.
+    """
+    error = (ev.step_data(f"import_{package}").get("error") or {}).get("message", "")
+    if f"No module named '{package}'" in str(error):
+        return True
+    metadata, paths = ev.probes.get("distributions"), ev.probes.get("resolution")
+    return (
+        metadata is not None
+        and metadata.status is RunStatus.OK
+        and (paths is None or paths.status is RunStatus.OK)  # not run yet: the metadata alone says it
+    )
 
 
 def _source(ev: Evidence) -> str:
@@ -66,7 +84,7 @@ def variant_conflict(tb: knowledge.Build, vb: knowledge.Build) -> str | None:
 
 @rule(needs=("distributions|live",), emits=("torch-missing",), priority=30)
 def torch_missing(ev: Evidence) -> Finding | None:
-    if ev.torch_installed() is not False:
+    if ev.torch_installed() is not False or not _absence_is_known(ev, "torch"):
         return None
     python = ev.target.version
     gpu_state = (ev.system.get("gpu") or {}).get("state")
@@ -99,6 +117,8 @@ def torch_missing(ev: Evidence) -> Finding | None:
 @rule(needs=("distributions|live",), emits=("torchvision-missing",), priority=40)
 def torchvision_missing(ev: Evidence) -> Finding | None:
     if ev.torchvision_installed() is not False or ev.torch_installed() is False:
+        return None
+    if not _absence_is_known(ev, "torchvision"):
         return None
     torch = ev.torch_version()
     fixes = []

@@ -19,7 +19,7 @@ from textual.widgets.data_table import ColumnKey
 
 from tvwizard.engine.events import FindingsUpdated, ProbeEvent, ProbeFinished, ProbeLog, ProbeStarted, ProbeStep
 from tvwizard.model import Finding, Report, Severity, Target
-from tvwizard.tui.format import ProbeState, duration, outcome_of, roots_first, state_text
+from tvwizard.tui.format import LOG_LINES, ProbeState, duration, outcome_of, roots_first, state_text
 from tvwizard.tui.screens.base import WizardScreen
 
 STEP_MARK = {"ok": "✓", "error": "✗", "skipped": "-", "crashed": "✗", "timeout": "✗"}
@@ -66,7 +66,7 @@ class DiscoveryScreen(WizardScreen):
                 yield DataTable(id="probes", cursor_type="row", show_cursor=True)
                 yield ProgressBar(id="progress", show_eta=False)
                 yield Static("", id="early")
-            yield Log(id="log", max_lines=5000)
+            yield Log(id="log", max_lines=LOG_LINES)
         yield from self.compose_bottom()
 
     def on_mount(self) -> None:
