@@ -113,9 +113,8 @@ def _step_summary(name: str, data: dict, duration: float) -> str:
 
 def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     checks: list[Check] = []
-    interp = ev.data("interpreter")
-    py = ev.target.version or interp.get("version", "")
-    kind = interp.get("env_kind") or ev.target.env_kind
+    py = ev.python_version()
+    kind = ev.env_kind()
     for c in (
         _probe_check(ev, findings, "interpreter", "Python", f"{py} ({kind}) {ev.target.python}"),
         _probe_check(ev, findings, "distributions", "Packages", _pkg_summary(ev)),

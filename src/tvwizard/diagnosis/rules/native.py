@@ -49,7 +49,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
         if cause is None and stem and any(stem in d.replace("-", "") for d in missing_dists):
             cause = "missing-dependency"  # e.g. libcudnn.so.9 from the uninstalled nvidia-cudnn-cu13
         if cause is None and any(
-            os.path.basename(p) == lib for pkg in ("torch", "torchvision") for p in _missing_from_record(ev, pkg)
+            os.path.basename(p) == lib for pkg in ("torch", "torchvision") for p in ev.record_missing(pkg)
         ):
             cause = "corrupt-file"  # a vendored library deleted from torchvision.libs / torch/lib
         torch_needs = all(w.startswith("torch/") for w in who)
@@ -84,7 +84,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
 
 def _missing_dists(ev: Evidence) -> list[str]:
     """Names of required distributions that are not installed at all (e.g. nvidia-cudnn-cu13)."""
-    marker_env = ev.data("interpreter").get("marker_env")
+    marker_env = ev.marker_env()
     if not marker_env or not ev.has("distributions"):
         return []
     from tvwizard.diagnosis.requirements import unsatisfied
@@ -135,19 +135,12 @@ def image_extension_failed(ev: Evidence) -> Finding | None:
             "(decode_jpeg, read_image…) will fail. Ignore it if you do not use torchvision.io."
         ),
         evidence=[Fact("live", "extensions", image[0].get("error", ""))],
-        caused_by="corrupt-file" if _missing_from_record(ev, "torchvision") else None,
+        caused_by="corrupt-file" if ev.record_missing("torchvision") else None,
         checks=["extensions"],
     )
 
 
 DAMAGED = ("empty", "not-elf", "bad-elf", "truncated", "unreadable")
-
-
-def _missing_from_record(ev: Evidence, pkg: str) -> list[str]:
-    """Compiled files the package's RECORD lists but the disk lacks (``torchvision.libs/libjpeg…``)."""
-    copies = (ev.data("distributions").get("focus") or {}).get(pkg) or []
-    record = (copies[0].get("record") or {}) if copies else {}
-    return [str(p) for p in record.get("native_missing") or []]
 
 
 def _still_works(ev: Evidence, paths: list[str]) -> bool:
@@ -163,7 +156,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
     out = []
     for pkg in ("torch", "torchvision"):
         bad = [f for f in ev.native_files(pkg) if f.get("problem") in DAMAGED]
-        gone = _missing_from_record(ev, pkg)
+        gone = ev.record_missing(pkg)
         if not bad and not gone:
             continue
         d = ev.dist(pkg)
