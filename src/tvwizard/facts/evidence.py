@@ -279,6 +279,27 @@ class Evidence:
     def extension_errors(self) -> list[dict[str, Any]]:
         return [f for f in self.step_data("extensions").get("files") or [] if not f.get("loaded")]
 
+    def _native_list(self, key: str) -> list[dict[str, Any]]:
+        found = self.data("native").get(key)
+        return [x for x in found if isinstance(x, dict)] if isinstance(found, list) else []
+
+    def unresolved_libraries(self) -> list[dict[str, Any]]:
+        """Libraries the loader model could not find: ``name``, ``needed_by``, ``driver`` (comes with a driver)."""
+        return self._native_list("unresolved")
+
+    def library_overrides(self) -> list[dict[str, Any]]:
+        """Libraries loaded from LD_LIBRARY_PATH/LD_PRELOAD instead of torch's own copies (``used_by`` set)."""
+        return [o for o in self._native_list("overrides") if o.get("used_by")]
+
+    def ld_library_path(self) -> list[str]:
+        """LD_LIBRARY_PATH's entries as the native probe read them, in order."""
+        return [str(e["entry"]) for e in self._native_list("ld_library_path") if e.get("entry")]
+
+    def toolchain_part(self, key: str) -> dict[str, Any]:
+        """One part of the toolchain probe's data: ``cuda_env``, ``usr_local_cuda``, ``tools``."""
+        part = self.data("toolchain").get(key)
+        return part if isinstance(part, dict) else {}
+
     def native_files(self, *packages: str) -> list[dict[str, Any]]:
         """The native probe's compiled files of ``packages`` (of every package it read when none
         are named), in the probe's order: each with its ``needed`` libraries, ``problem``, ``cuda_arch``."""

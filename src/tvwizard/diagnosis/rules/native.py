@@ -27,7 +27,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
         m = _MISSING.search(f.get("error", ""))
         if m:
             missing.setdefault(m.group(1), []).append(f"torchvision/{f.get('file')}")
-    for item in ev.data("native").get("unresolved") or []:
+    for item in ev.unresolved_libraries():
         lib = str(item.get("name") or item.get("library") or "")
         who = str(item.get("needed_by") or item.get("file") or "")
         if lib and who and not item.get("driver") and not DRIVER_LIBS.match(lib):
@@ -188,15 +188,14 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
 
 @rule(needs=("native",), emits=("library-path-override",), priority=60)
 def library_path_override(ev: Evidence) -> list[Finding]:
-    overrides = [o for o in ev.data("native").get("overrides") or [] if o.get("used_by")]
+    overrides = ev.library_overrides()
     if not overrides:
         return []
     sources = {o.get("source") for o in overrides}
     fixes = []
     if "LD_LIBRARY_PATH" in sources:
         bad_entries = {o.get("entry") for o in overrides if o.get("source") == "LD_LIBRARY_PATH"}
-        current = [e.get("entry") for e in ev.data("native").get("ld_library_path") or []]
-        kept = [e for e in current if e and e not in bad_entries]
+        kept = [e for e in ev.ld_library_path() if e not in bad_entries]
         fixes.append(catalog.build("trim-ld-library-path", bad_entries=sorted(b for b in bad_entries if b), kept=kept))
     if "LD_PRELOAD" in sources:
         fixes.append(catalog.build("unset-ld-preload"))
