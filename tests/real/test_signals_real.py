@@ -69,8 +69,12 @@ def test_a_signal_to_check_leaves_no_probe_and_no_temp_file(healthy, tmp_path, s
     assert not list(tmp.glob("tvwizard-fault-*"))
 
 
+# A tmux server of this module's own: other tests' sessions neither disturb nor get hurt.
+SOCKET = f"tvwizard-signals-{uuid.uuid4().hex[:8]}"
+
+
 def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True, timeout=20).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=True, timeout=20).stdout
 
 
 def _wizard_pid(pane_shell: int) -> int | None:
@@ -79,9 +83,11 @@ def _wizard_pid(pane_shell: int) -> int | None:
 
 @pytest.mark.tmux
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-@pytest.mark.parametrize("how", ["kill-session", "SIGTERM"])
+@pytest.mark.parametrize("how", ["kill-session", "SIGTERM", "terminal gone"])
 def test_the_wizard_in_tmux_leaves_no_probe_and_no_temp_file(healthy, tmp_path, how):
-    """`tmux kill-session` (SIGHUP to the pane), or SIGTERM to the wizard, mid-probe."""
+    """`tmux kill-session` (SIGHUP to the pane), SIGTERM to the wizard, or its shell killed
+    and then the terminal closed under it (Textual's shutdown then waited for ever on the
+    dead terminal), mid-probe."""
     assert TVWIZARD.exists(), f"no console script at {TVWIZARD}"
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -100,13 +106,17 @@ def test_the_wizard_in_tmux_leaves_no_probe_and_no_temp_file(healthy, tmp_path, 
         assert any(" live " in cmdline(g) for g in groups)
         if how == "kill-session":
             _tmux("kill-session", "-t", session)
+        elif how == "terminal gone":
+            os.kill(shell, signal.SIGKILL)  # tmux closes the pane, so the terminal, after it
+            time.sleep(0.3)
+            subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True, timeout=20)
         else:
             os.kill(wizard, signal.SIGTERM)
             wait_for(status.exists, "the wizard's exit", seconds=30)
             assert status.read_text().strip() == "143"
         wait_for(lambda: not os.path.exists(f"/proc/{wizard}"), "the wizard to end", seconds=30)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=20)
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True, timeout=20)
     left = survivors(groups)
     assert not left, f"outlived the wizard: {left}"
     assert not list(tmp.glob("tvwizard-fault-*"))

@@ -84,6 +84,26 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
+def exit_after(seconds: float, code: int) -> None:
+    """If this process still runs ``seconds`` from now, end every probe and exit with ``code``.
+
+    The last resort of an orderly stop: Textual's shutdown can wait for ever on a terminal
+    that is gone (SIGHUP), and a wizard stuck there would hold its probes.  A daemon thread,
+    so a process that exits in time takes it along."""
+    import os
+    import threading
+    import time
+
+    def later() -> None:
+        time.sleep(seconds)
+        from tvwizard.engine.runner import end_all_probes
+
+        end_all_probes()
+        os._exit(code)
+
+    threading.Thread(target=later, name="tvwizard-exit-after", daemon=True).start()
+
+
 def stop_cleanly(exc: Stopped | KeyboardInterrupt) -> int:
     """End what is left, say why in one line (if stderr still listens); the exit code."""
     import sys

@@ -27,6 +27,7 @@ from tvwizard.tui.services import (
 )
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
+STOP_GRACE = 3.0  # seconds a signalled wizard has to exit in order before it is ended outright
 
 
 @dataclass
@@ -63,6 +64,11 @@ class WizardApp(ExitCodeApp):
 
         self._end_on_signals()
         self.push_screen(TargetScreen())
+        if self.stop_signal is not None:  # it came while the app was starting
+            self._stop_by_signal(self.stop_signal)
+
+    #: the signal that stops the wizard, once one came (see :func:`tvwizard.cli.wizard.run_wizard`)
+    stop_signal: int | None = None
 
     def _end_on_signals(self) -> None:
         """SIGTERM, SIGHUP (the terminal closed, ``tmux kill-session``) and SIGINT end the
@@ -79,7 +85,24 @@ class WizardApp(ExitCodeApp):
                 return
 
     def _stop_by_signal(self, sig: int) -> None:
+        if not self._stopping:
+            from tvwizard.cli.signals import exit_after
+
+            self._stopping = True
+            exit_after(STOP_GRACE, 128 + sig)  # should the orderly exit below hang (no terminal)
+        self.stop_signal = self.stop_signal or sig
         self.exit(128 + sig, return_code=128 + sig)
+
+    _stopping = False
+
+    def signal_before_mount(self, sig: int) -> None:
+        """A signal before :meth:`on_mount` took them over: noted, acted on when mounted.
+
+        Raising there (as the CLI does) would leave Textual's threads behind, and the
+        process waiting for them for ever."""
+        self.stop_signal = self.stop_signal or sig
+        if self.is_running:
+            self.call_later(self._stop_by_signal, sig)
 
     def start_discovery(self, target: Target) -> None:
         from tvwizard.tui.screens.discovery import DiscoveryScreen

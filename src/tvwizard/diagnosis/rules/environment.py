@@ -145,10 +145,6 @@ def _shadow_finding(ev: Evidence, cwd: str, pkg: str, step: str, hit: str, shado
     )
 
 
-def _resolution_modules(ev: Evidence) -> dict:
-    return ev.data("resolution").get("packages") or {}
-
-
 _PLACES = {
     "cwd": "the working folder",
     "script": "the script's folder",
@@ -164,7 +160,7 @@ def shadowed_module(ev: Evidence) -> list[Finding]:
     """The module Python would import is not the installed distribution's."""
     out: list[Finding] = []
     for name in ("torchvision", "torch"):
-        mod = _resolution_modules(ev).get(name) or {}
+        mod = ev.resolutions().get(name) or {}
         spec = mod.get("spec") or {}
         installed = mod.get("installed") or []
         candidates = mod.get("candidates") or []
@@ -219,7 +215,7 @@ def stray_copy(ev: Evidence, key: str) -> dict | None:
     Returns ``{"copy", "location", "origin", "own"}`` (``origin`` as the interpreter probe
     names sys.path entries: pythonpath, user_site, cwd, pth…), or None.
     """
-    copies = (ev.data("distributions").get("duplicates") or {}).get(key) or []
+    copies = ev.duplicates(key)
     prefix = ev.target.prefix.rstrip("/") + "/" if ev.target.prefix else ""
     if len(copies) < 2 or not prefix:
         return None
@@ -228,9 +224,7 @@ def stray_copy(ev: Evidence, key: str) -> dict | None:
     own = next((c for c in copies[1:] if (ev.dist_location(c) or "").startswith(prefix)), None)
     if location.startswith(prefix) or own is None:
         return None
-    entry = next(
-        (e for e in ev.data("interpreter").get("sys_path") or [] if location in (e.get("path"), e.get("abs"))), {}
-    )
+    entry = ev.sys_path_entry(location)
     return {"copy": first, "location": location, "origin": entry.get("origin") or "", "own": own}
 
 
@@ -258,10 +252,9 @@ def _stray_fixes(ev: Evidence, key: str, stray: dict) -> list[Fix]:
 
 @rule(needs=("distributions",), emits=("duplicate-install",))
 def duplicate_install(ev: Evidence) -> list[Finding]:
-    dups = ev.data("distributions").get("duplicates") or {}
     out = []
     for key in ("torch", "torchvision", "numpy", "torchaudio"):
-        copies = dups.get(key) or []
+        copies = ev.duplicates(key)
         if len(copies) < 2:
             continue
         desc = [
@@ -306,7 +299,7 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
     from tvwizard.diagnosis.requirements import unsatisfied
     from tvwizard.fixes.commands import UnsafeRequirement
 
-    marker_env = ev.data("interpreter").get("marker_env") or {}
+    marker_env = ev.marker_env()
     out = []
     for u in unsatisfied(ev.dists(), marker_env):
         if u.name in ("torch", "torchvision"):

@@ -28,7 +28,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
         m = _MISSING.search(f.get("error", ""))
         if m:
             missing.setdefault(m.group(1), []).append(f"torchvision/{f.get('file')}")
-    for item in ev.data("native").get("unresolved") or []:
+    for item in ev.unresolved_libraries():
         lib = str(item.get("name") or item.get("library") or "")
         who = str(item.get("needed_by") or item.get("file") or "")
         if lib and who and not item.get("driver") and not DRIVER_LIBS.match(lib):
@@ -50,7 +50,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
         if cause is None and stem and any(stem in d.replace("-", "") for d in missing_dists):
             cause = "missing-dependency"  # e.g. libcudnn.so.9 from the uninstalled nvidia-cudnn-cu13
         if cause is None and any(
-            os.path.basename(p) == lib for pkg in ("torch", "torchvision") for p in _missing_from_record(ev, pkg)
+            os.path.basename(p) == lib for pkg in ("torch", "torchvision") for p in ev.record_missing(pkg)
         ):
             cause = "corrupt-file"  # a vendored library deleted from torchvision.libs / torch/lib
         torch_needs = all(w.startswith("torch/") for w in who)
@@ -85,7 +85,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
 
 def _missing_dists(ev: Evidence) -> list[str]:
     """Names of required distributions that are not installed at all (e.g. nvidia-cudnn-cu13)."""
-    marker_env = ev.data("interpreter").get("marker_env")
+    marker_env = ev.marker_env()
     if not marker_env or not ev.has("distributions"):
         return []
     from tvwizard.diagnosis.requirements import unsatisfied
@@ -136,19 +136,12 @@ def image_extension_failed(ev: Evidence) -> Finding | None:
             "(decode_jpeg, read_image…) will fail. Ignore it if you do not use torchvision.io."
         ),
         evidence=[Fact("live", "extensions", image[0].get("error", ""))],
-        caused_by="corrupt-file" if _missing_from_record(ev, "torchvision") else None,
+        caused_by="corrupt-file" if ev.record_missing("torchvision") else None,
         checks=["extensions"],
     )
 
 
 DAMAGED = ("empty", "not-elf", "bad-elf", "truncated", "unreadable")
-
-
-def _missing_from_record(ev: Evidence, pkg: str) -> list[str]:
-    """Compiled files the package's RECORD lists but the disk lacks (``torchvision.libs/libjpeg…``)."""
-    copies = (ev.data("distributions").get("focus") or {}).get(pkg) or []
-    record = (copies[0].get("record") or {}) if copies else {}
-    return [str(p) for p in record.get("native_missing") or []]
 
 
 def _still_works(ev: Evidence, paths: list[str]) -> bool:
@@ -164,7 +157,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
     out = []
     for pkg in ("torch", "torchvision"):
         bad = [f for f in ev.native_files(pkg) if f.get("problem") in DAMAGED]
-        gone = _missing_from_record(ev, pkg)
+        gone = ev.record_missing(pkg)
         if not bad and not gone:
             continue
         d = ev.dist(pkg)
@@ -196,15 +189,14 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
 
 @rule(needs=("native",), emits=("library-path-override",), priority=60)
 def library_path_override(ev: Evidence) -> list[Finding]:
-    overrides = [o for o in ev.data("native").get("overrides") or [] if o.get("used_by")]
+    overrides = ev.library_overrides()
     if not overrides:
         return []
     sources = {o.get("source") for o in overrides}
     fixes = []
     if "LD_LIBRARY_PATH" in sources:
         bad_entries = {o.get("entry") for o in overrides if o.get("source") == "LD_LIBRARY_PATH"}
-        current = [e.get("entry") for e in ev.data("native").get("ld_library_path") or []]
-        kept = [e for e in current if e and e not in bad_entries]
+        kept = [e for e in ev.ld_library_path() if e not in bad_entries]
         fixes.append(catalog.build("trim-ld-library-path", bad_entries=sorted(b for b in bad_entries if b), kept=kept))
     if "LD_PRELOAD" in sources:
         fixes.append(catalog.build("unset-ld-preload"))
