@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tvwizard.model import CheckStatus, Finding, Report, Severity
+from tvwizard.terminal import to_ascii, unicode_ok
 
 MARKS = {
     CheckStatus.OK: ("✓", "[OK]", "green"),
@@ -23,28 +24,6 @@ SEVERITY = {
 }
 
 
-ASCII_TABLE = str.maketrans(
-    {
-        "·": "-",
-        "…": "...",
-        "—": "-",
-        "–": "-",
-        "↳": "->",
-        "→": "->",
-        "≤": "<=",
-        "≥": ">=",
-        "✓": "OK",
-        "✗": "X",
-        "•": "*",
-        "×": "x",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-    }
-)
-
-
 class AsciiFile:
     """A text stream that writes only ASCII: for terminals that cannot show ✓ / ✗ (or --ascii)."""
 
@@ -52,7 +31,7 @@ class AsciiFile:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        clean = text.translate(ASCII_TABLE).encode("ascii", "replace").decode("ascii")
+        clean = to_ascii(text)
         return self.stream.write(clean)
 
     def flush(self) -> None:
@@ -70,7 +49,7 @@ def can_draw_unicode(console: Console) -> bool:
         "✓✗•↳…·".encode(console.encoding or "ascii")
     except (UnicodeEncodeError, LookupError):
         return False
-    return not console.is_dumb_terminal
+    return not console.is_dumb_terminal and unicode_ok()
 
 
 def _dur(s: float | None) -> str:

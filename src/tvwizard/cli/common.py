@@ -100,10 +100,12 @@ def diagnose_with_progress(target: Target, args: argparse.Namespace, *, warm: It
     from rich.console import Console
 
     from tvwizard.engine.events import ProbeFinished, ProbeStarted, ProbeStep
+    from tvwizard.terminal import unicode_ok
 
     console = Console(stderr=True)
     running: dict[str, str] = {}
-    with console.status("Probing…") as status:
+    # the default spinner is braille: only where the locale can show it
+    with console.status("Probing...", spinner="dots" if unicode_ok() else "line") as status:
 
         def on_event(ev: ProbeEvent) -> None:
             if isinstance(ev, ProbeStarted):
@@ -112,6 +114,6 @@ def diagnose_with_progress(target: Target, args: argparse.Namespace, *, warm: It
                 running[ev.probe] = ev.step.replace("_", " ")
             elif isinstance(ev, ProbeFinished):
                 running.pop(ev.probe, None)
-            status.update("Probing… " + ", ".join(running.values()))
+            status.update("Probing... " + ", ".join(running.values()))
 
         return diagnose_target(target, args, on_event, warm=warm)
