@@ -27,9 +27,10 @@ from tvwizard.report.redact import Redactor
 from tvwizard.target import TargetError
 from tvwizard.tui.app import WizardApp, make_app
 from tvwizard.tui.screens.apply import ApplyScreen
+from tvwizard.tui.screens.dialogs import OverwriteDialog
 from tvwizard.tui.screens.discovery import DiscoveryScreen
 from tvwizard.tui.screens.findings import FindingsScreen
-from tvwizard.tui.screens.fixes import FixScreen
+from tvwizard.tui.screens.fixes import CommandBlock, FixScreen
 from tvwizard.tui.screens.help import HelpScreen
 from tvwizard.tui.screens.report import ReportScreen
 from tvwizard.tui.screens.target import TargetScreen
@@ -161,6 +162,8 @@ def build(engine: FakeEngine, **kw) -> WizardApp:
         clock=lambda: 100.0,
         probes=PROBES,
         preselected=(BROKEN_PY, "--python"),
+        limits={"live": 180.0},
+        unicode=True,  # not this process's locale: tests draw the same everywhere
         cwd="/home/alice/proj",
         environ={"SHELL": "/bin/bash", "HOME": "/home/alice"},
         redactor=Redactor(home="/home/alice", user="alice", host="gpubox"),
@@ -208,6 +211,11 @@ async def apply_first_fix(pilot, app: WizardApp):
     await pilot.press("a")
     await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
     return app.screen
+
+
+def commands_of(screen) -> str:
+    """The fix step's commands, one block each, as lines."""
+    return "\n".join(block.command for block in screen.query(CommandBlock))
 
 
 def text_of(widget: Static) -> str:
@@ -316,17 +324,33 @@ async def test_discovery_shows_live_states_early_findings_and_log():
         log = screen.query_one("#log", Log)
         assert "UserWarning: a line the import printed" in log.lines
         assert app.state.report is None
-        # Next is not possible yet
+        # the wait is shown with its limit and the way out
+        assert "import torch: 0 s of 180 s; c cancels" in early
+        # n while the import runs: the findings so far, which follow the run to its end
         await pilot.press("n")
-        assert isinstance(app.screen, DiscoveryScreen)
+        assert isinstance(app.screen, FindingsScreen)
+        assert "Still checking" in text_of(app.screen.query_one("#verdict"))
+        assert "your torch is 2.13.0+cpu" in text_of(app.screen.query_one("#detail"))
+        assert app.screen.check_action("report", ()) is False  # no report before the verdict
         gate.set()
         await wait_for(pilot, lambda: app.state.report is not None, "the report")
+        await wait_for(
+            pilot, lambda: "broken here" in text_of(app.screen.query_one("#verdict")), "the findings to follow"
+        )
+        await pilot.press("b")
+        assert app.screen is screen
         await pilot.pause()
         assert screen.states["live"].outcome == "error"
         assert "import torchvision" in screen.states["live"].summary
         assert screen.states["interpreter"].outcome == "ok"
         assert screen.query_one("#progress").progress == 7
-        assert "2 root cause(s) found" in text_of(screen.query_one("#early"))
+        # one count everywhere: the findings step says the same
+        assert "2 root causes" in text_of(screen.query_one("#early"))
+        # the log ends with the conclusion's lines for the probe: the checklist's words
+        assert "  ✗ second import: operator torchvision::nms does not exist" in "\n".join(log.lines) or any(
+            line.startswith("  ✗ Second import") for line in log.lines
+        )
+        assert not any("second import: ok" in line for line in log.lines)
         # choosing another probe shows its log
         await pilot.press("up")
         assert screen.selected == "toolchain"
@@ -499,18 +523,21 @@ async def test_fix_commands_copy_and_choose():
     app = build(engine)
     async with app.run_test(size=(100, 30)) as pilot:
         await to_findings(pilot, app)
-        await pilot.press("f")
+        await pilot.press("n")  # n: the next step, the fixes of the selected root cause
         assert isinstance(app.screen, FixScreen)
-        area = app.screen.query_one("#fix-commands", TextArea)
-        assert area.text.startswith(BROKEN_PY + " -m pip install --no-deps torchvision==0.28.0+cpu")
-        assert area.read_only
+        assert commands_of(app.screen).startswith(BROKEN_PY + " -m pip install --no-deps torchvision==0.28.0+cpu")
+        block = app.screen.query_one(CommandBlock)
+        assert block.read_only and not block.soft_wrap  # one line, scrolled sideways, never wrapped
         await pilot.press("c")
-        assert app.clipboard == area.text
+        assert app.clipboard == commands_of(app.screen)
+        # honest: sent, not "copied" (the terminal may drop OSC 52); no tmux here, so no buffer
+        status = text_of(app.screen.query_one("#fix-status"))
+        assert "sent to the terminal's clipboard (OSC 52" in status and "tmux" not in status
         await pilot.press("2")
-        assert "torch==2.14.1+cpu torchvision==0.29.1+cpu" in area.text
+        await pilot.pause()
+        assert "torch==2.14.1+cpu torchvision==0.29.1+cpu" in commands_of(app.screen)
         await pilot.press("c")
         assert "torch==2.14.1+cpu" in app.clipboard
-        assert "Copied 1 line" in text_of(app.screen.query_one("#fix-status"))
 
 
 async def test_env_fix_rendered_for_the_users_shell_and_others():
@@ -535,13 +562,19 @@ async def test_env_fix_rendered_for_the_users_shell_and_others():
     async with app.run_test(size=(100, 30)) as pilot:
         await to_findings(pilot, app)
         await pilot.press("f")
-        area = app.screen.query_one("#fix-commands", TextArea)
-        assert area.text == "set -e LD_PRELOAD\nset -gx LD_LIBRARY_PATH '/opt/a'"
-        assert "fish" in area.border_title
+        await pilot.pause()
+        assert commands_of(app.screen) == "set -e LD_PRELOAD\nset -gx LD_LIBRARY_PATH '/opt/a'"
+        assert "fish" in app.screen.query_one("#fix-commands").border_title
         await pilot.press("s")  # fish → powershell
-        assert area.text.startswith("Remove-Item Env:LD_PRELOAD")
+        await pilot.pause()
+        assert commands_of(app.screen).startswith("Remove-Item Env:LD_PRELOAD")
         await pilot.press("s", "c")  # → bash
         assert app.clipboard == "unset LD_PRELOAD\nexport LD_LIBRARY_PATH=/opt/a"
+        # one command alone: tab to its block, c copies just that one
+        app.screen.query(CommandBlock)[1].focus()
+        await pilot.press("c")
+        assert app.clipboard == "export LD_LIBRARY_PATH=/opt/a"
+        assert "Command 2 of 2" in text_of(app.screen.query_one("#fix-status"))
         # env fixes are never run for you; a checks them by probing with that env (test below)
         assert app.screen.check_action("apply", ()) is True
 
@@ -573,9 +606,23 @@ async def test_broken_env_fix_apply_verified():
         assert screen.outcome == "gone"
         status = text_of(screen.query_one("#apply-status"))
         assert "build-variant-mismatch is gone" in status and "torchvision works now" in status
+        # n: the report, which says what was changed (command, time, result, verdict before → after)
         await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), "the report")
+        preview = app.screen.query_one("#report-preview", TextArea).text
+        changed = preview[preview.index("## What was changed") :]
+        assert "pip install --no-deps torchvision==0.28.0+cpu" in changed
+        assert "ok; finding gone" in changed and "broken → works" in changed
+        assert "/home/alice" not in changed  # redacted like the rest
+        # b, b: the findings, re-checked; and Discovery shows the re-checked state too
+        await pilot.press("b", "b")
         await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen), "back to findings")
         assert "torchvision works" in text_of(app.screen.query_one("#verdict"))
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, DiscoveryScreen)
+        assert "torchvision works" in text_of(app.screen.query_one("#early"))
+        assert app.screen.states["live"].outcome == "ok"
         assert app.exit_code() == 0
 
 
@@ -604,6 +651,9 @@ async def test_fix_that_is_not_runnable_cannot_be_applied():
         with pytest.raises(FixRefused):
             check_runnable(manual, report.target.python)
         assert "sudo" in app.screen.refusal
+        # a is not offered (hidden, not a dead key), and the status says why and what to do
+        assert app.screen.check_action("apply", ()) is False
+        assert "tvwizard does not run this one" in text_of(app.screen.query_one("#fix-status"))
         await pilot.press("a")
         assert isinstance(app.screen, FixScreen)  # no dialog
         assert engine.applied == []
@@ -617,7 +667,7 @@ async def test_report_preview_is_redacted_and_export_writes_the_file(tmp_path):
     app = build(engine, cwd=str(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
         await to_findings(pilot, app)
-        await pilot.press("n")
+        await pilot.press("r")  # r: straight to the report
         assert isinstance(app.screen, ReportScreen)
         preview = app.screen.query_one("#report-preview", TextArea).text
         assert "/home/alice" not in preview
@@ -643,6 +693,18 @@ async def test_report_preview_is_redacted_and_export_writes_the_file(tmp_path):
         # escape cancels
         await pilot.press("e", "escape")
         assert isinstance(app.screen, ReportScreen)
+        # a file that is there already (not written here) is replaced only after a yes
+        other = tmp_path / "mine.md"
+        other.write_text("my notes\n")
+        for answer, kept in (("n", True), ("y", False)):
+            await pilot.press("e")
+            app.screen.query_one("#export-path", Input).value = str(other)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, OverwriteDialog), "the overwrite question")
+            await pilot.press(answer)
+            await pilot.pause()
+            assert (other.read_text() == "my notes\n") is kept
+        assert "Written to" in text_of(app.screen.query_one("#export-status"))
 
 
 async def test_export_error_is_shown(tmp_path):
@@ -652,7 +714,7 @@ async def test_export_error_is_shown(tmp_path):
     app = build(engine, cwd=str(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
         await to_findings(pilot, app)
-        await pilot.press("n", "e")
+        await pilot.press("r", "e")
         app.screen.query_one("#export-path", Input).value = str(blocker / "x.md")
         await pilot.press("enter")
         await pilot.pause()

@@ -380,6 +380,32 @@ def _log_blocks(report: Mapping[str, Any]) -> list[Any]:
     return out
 
 
+def _changes_blocks(changes: list[Mapping[str, Any]]) -> list[Any]:
+    """ "What was changed": each fix tvwizard ran before this diagnosis (command, time,
+    result, the verdict before and after), so a report never hides that the env was touched."""
+    if not changes:
+        return []
+    out: list[Any] = [Heading(2, [t("What was changed")], "what-was-changed")]
+    out.append(Para([t("tvwizard ran these fixes (after a yes) before the diagnosis below:")]))
+    rows = []
+    for ch in changes:
+        commands: Inline = []
+        for i, cmd in enumerate(ch.get("commands") or []):
+            commands += ([t("; ")] if i else []) + [c(cmd)]
+        after = ch.get("verdict_after") or "not checked"
+        rows.append(
+            [
+                [t(ch.get("time", ""))],
+                [t(f"{ch.get('title', '')} ("), c(ch.get("finding", "")), t(")")],
+                commands or [t("")],
+                [t(ch.get("result", ""))],
+                [t(f"{ch.get('verdict_before', '') or '?'} → {after}")],
+            ]
+        )
+    out.append(Table([[t("Time")], [t("Fix")], [t("Command")], [t("Result")], [t("Verdict before → after")]], rows))
+    return out
+
+
 def build_document(report: Mapping[str, Any]) -> list[Any]:
     """The report as blocks, in reading order."""
     facts = summarize_facts(report)
@@ -405,6 +431,8 @@ def build_document(report: Mapping[str, Any]) -> list[Any]:
     red = facts["redaction"]
     if red and not red.get("enabled"):
         blocks.append(Note([t(summary_lines(red)[0])], "warning"))
+
+    blocks += _changes_blocks(report.get("changes") or [])
 
     fd = facts["findings"]
     roots = fd["roots"]
