@@ -152,6 +152,21 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty() and term not in ("", "dumb", "unknown")
 
 
+def no_wizard_reason() -> str:
+    """Why the wizard is not opening, in the user's terms: a TERM that cannot draw it is not
+    "no terminal" (the user is looking at one)."""
+    term = os.environ.get("TERM", "")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return (
+            f"tvwizard: TERM={term or '(unset)'} cannot draw the wizard, so running `tvwizard check` instead "
+            "(for the wizard, set TERM to your terminal's type, e.g. TERM=xterm-256color)."
+        )
+    return (
+        "tvwizard: no terminal here, so running `tvwizard check` instead of the wizard "
+        "(for the wizard, run tvwizard in a terminal; over SSH use `ssh -t host tvwizard`)."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if words == ["--version"]:
@@ -167,11 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command
     if command is None:
         if not has_terminal():
-            print(
-                "tvwizard: no terminal here, so running `tvwizard check` instead of the wizard "
-                "(for the wizard, run tvwizard in a terminal; over SSH use `ssh -t host tvwizard`).",
-                file=sys.stderr,
-            )
+            print(no_wizard_reason(), file=sys.stderr)
             args.json = False
             args.verbose = False
             args.ascii = False
