@@ -164,6 +164,7 @@ def build(engine: FakeEngine, **kw) -> WizardApp:
         preselected=(BROKEN_PY, "--python"),
         limits={"live": 180.0},
         unicode=True,  # not this process's locale: tests draw the same everywhere
+        examine_now=False,  # not this process's VIRTUAL_ENV either
         cwd="/home/alice/proj",
         environ={"SHELL": "/bin/bash", "HOME": "/home/alice"},
         redactor=Redactor(home="/home/alice", user="alice", host="gpubox"),
@@ -889,3 +890,158 @@ async def test_env_fix_that_takes_away_its_reason_while_another_remains_says_so(
         assert screen.outcome == "other-reason"
         status = text_of(screen.query_one("#apply-status"))
         assert "remains for another reason" in status and "device nodes" in status
+
+
+# -- no dead ends: every key the footer shows does something ----------------------------------
+
+
+def footer_keys(screen) -> list[str]:
+    """The keys the footer shows on ``screen`` now (shown and enabled bindings)."""
+    keys = []
+    for key, active in screen.active_bindings.items():
+        if active.binding.show and active.enabled and key not in keys:
+            keys.append(key)
+    return keys
+
+
+APP_KEYS = ("question_mark", "q")  # the app's own, the same on every step: tried on the first
+
+
+def signature(app: WizardApp) -> tuple:
+    """What a key can change: the screen (stack), the clipboard, any text, focus, the exit."""
+    screen = app.screen
+    texts = tuple(text_of(w) for w in screen.query(Static))
+    logs = tuple(len(log.lines) for log in screen.query(Log))
+    running = getattr(screen, "running", None), getattr(screen, "cancelled", None)
+    return (
+        tuple(id(s) for s in app.screen_stack),
+        app.clipboard,
+        texts,
+        logs,
+        running,
+        id(screen.focused),
+        app.return_code,
+        app._exit_renderables is not None and bool(app._exit_renderables),
+    )
+
+
+async def _to_discovery_running(pilot, app):
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, DiscoveryScreen) and app.screen.running, "discovery")
+    await wait_for(pilot, lambda: app.screen.states["live"].step == "import_torch", "the import step")
+
+
+async def _to_discovery_done(pilot, app):
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, DiscoveryScreen), "discovery")
+    await wait_for(pilot, lambda: app.state.report is not None and not app.screen.running, "the report")
+
+
+async def _to_findings_early(pilot, app):
+    await _to_discovery_running(pilot, app)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen), "the findings so far")
+
+
+async def _to_fixes(pilot, app):
+    await to_findings(pilot, app)
+    await pilot.press("down", "n")
+    await wait_for(pilot, lambda: isinstance(app.screen, FixScreen), "the fixes")
+
+
+async def _to_applied(pilot, app):
+    await _to_fixes(pilot, app)
+    await pilot.press("a", "y")
+    await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
+
+
+async def _to_report(pilot, app):
+    await to_findings(pilot, app)
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), "the report")
+
+
+async def _to_target(pilot, app):
+    await wait_for(pilot, lambda: app.screen.query_one("#envs", OptionList).option_count == 3, "the env list")
+
+
+STATES = {
+    "target": (_to_target, TargetScreen),
+    "discovery running": (_to_discovery_running, DiscoveryScreen),
+    "discovery done": (_to_discovery_done, DiscoveryScreen),
+    "findings so far": (_to_findings_early, FindingsScreen),
+    "findings": (to_findings, FindingsScreen),
+    "fixes": (_to_fixes, FixScreen),
+    "applied": (_to_applied, ApplyScreen),
+    "report": (_to_report, ReportScreen),
+}
+
+
+@pytest.mark.parametrize("state", list(STATES))
+async def test_every_footer_key_does_something(state, tmp_path):
+    """On each step, in each state: every key in the footer changes something (the screen, the
+    clipboard, a text, the focus, or quits); keys that would do nothing are not shown."""
+    go, screen_type = STATES[state]
+
+    def fresh() -> tuple[WizardApp, FakeEngine]:
+        broken = load("broken")
+        healthy = replace(load("healthy"), target=broken.target)
+        gate = asyncio.Event() if "running" in state or "so far" in state else None
+        engine = FakeEngine([broken, healthy], gate=gate)
+        return build(engine, cwd=str(tmp_path)), engine
+
+    app, _engine = fresh()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await go(pilot, app)
+        assert isinstance(app.screen, screen_type)
+        keys = footer_keys(app.screen)
+    assert keys, state
+    if state != "target":
+        assert set(APP_KEYS) <= set(keys), keys
+        keys = [k for k in keys if k not in APP_KEYS]
+    dead = []
+    app = None
+    for key in keys:
+        # a key that opened a screen is undone by closing it; after any other, a fresh app
+        if app is None:
+            app, _engine = fresh()
+            context = app.run_test(size=(100, 30))
+            pilot = await context.__aenter__()
+            await go(pilot, app)
+            await pilot.pause()
+            home = app.screen
+        before = signature(app)
+        stack = list(app.screen_stack)
+        await pilot.press(key)
+        await pilot.pause(0.1)
+        if signature(app) == before:
+            dead.append(key)
+        grew = app.is_running and app.screen_stack[: len(stack)] == stack and len(app.screen_stack) > len(stack)
+        if grew:
+            while app.screen is not home:
+                app.pop_screen()
+            await pilot.pause()
+        else:
+            await context.__aexit__(None, None, None)
+            app = None
+    if app is not None:
+        await context.__aexit__(None, None, None)
+    assert dead == [], f"{state}: footer keys that did nothing: {dead} (of {keys})"
+
+
+@pytest.mark.parametrize(
+    ("environ", "ansi"),
+    [
+        ({"TERM": "xterm"}, True),
+        ({"TERM": "linux"}, True),
+        ({"TERM": "xterm-256color"}, False),
+        ({"TERM": "xterm", "COLORTERM": "truecolor"}, False),
+        ({}, False),
+    ],
+)
+async def test_eight_and_sixteen_colour_terminals_keep_ansi_red_and_yellow(environ, ansi):
+    """On TERM=xterm Textual mapped red to magenta and yellow to bright red: the app keeps the
+    terminal's own ANSI colours there, so an error (bold red) outranks a warning (yellow)."""
+    app = build(FakeEngine([load("broken")]), environ={"HOME": "/home/alice", **environ})
+    async with app.run_test(size=(80, 24)):
+        assert bool(app.ansi_color) is ansi

@@ -57,6 +57,8 @@ class WizardApp(ExitCodeApp):
         palette.configure(deps.environ, deps.unicode)
         super().__init__()
         self.deps = deps
+        if palette.few_colours(deps.environ):
+            self.ansi_color = True  # red stays red, yellow yellow: warnings never look worse than errors
         self.state = WizardState(shell=detect_shell(deps.environ))
         theme = deps.environ.get("TVWIZARD_THEME", "")
         if theme in self.available_themes:  # e.g. textual-light; ctrl+p → "Change theme" too

@@ -81,6 +81,18 @@ def configure(environ: Mapping[str, str], unicode: bool | None = None) -> None:
     _state["marks"] = UNICODE_MARKS if unicode else ASCII_MARKS
 
 
+def few_colours(environ: Mapping[str, str]) -> bool:
+    """An 8/16-colour terminal (TERM=xterm, linux, screen): Textual would map red to magenta and
+    yellow to bright red there (nearest match from its truecolor theme), so a warning looked
+    worse than an error; the app then keeps ANSI colours as they are (App.ansi_color)."""
+    term = environ.get("TERM", "")
+    if not term or term in ("dumb", "unknown"):
+        return False
+    if environ.get("COLORTERM", "") in ("truecolor", "24bit"):
+        return False
+    return not any(word in term for word in ("256", "direct", "truecolor", "kitty", "alacritty", "ghostty"))
+
+
 def no_colour() -> bool:
     return _state["styles"] is MONO
 

@@ -120,7 +120,11 @@ class DiscoveryScreen(WizardScreen):
             column = table.columns[ColumnKey("state")]
             column.auto_width, column.width = False, room
             if text.cell_len > room:
-                text.truncate(room, overflow="ellipsis")
+                if palette.ascii_only():
+                    text.truncate(max(1, room - 3))
+                    text.append("...")
+                else:
+                    text.truncate(room, overflow="ellipsis")
         table.update_cell(name, "state", text)
         table.update_cell(name, "time", Text(time, justify="right"))
 
@@ -175,8 +179,11 @@ class DiscoveryScreen(WizardScreen):
         st = self.states.get(self.selected or "")
         if st is None:
             return
-        log.border_title = f"Log · {st.title}"
+        log.border_title = f"Log {palette.mark('dot')} {st.title}"
         log.write_lines(st.log or ["(no output yet)" if st.phase != "done" else "(no output)"])
+        # the end (the conclusion) in view once the lines are laid out: a scrollbar that appears
+        # with a long line would otherwise hide the last ones
+        self.call_after_refresh(log.scroll_end, animate=False)
 
     def _early(self) -> None:
         early = self.query_one("#early", Static)

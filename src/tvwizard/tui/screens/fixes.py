@@ -181,7 +181,7 @@ class FixScreen(WizardScreen):
             text = "\n".join(lines)
             what = "The command" if len(lines) == 1 else f"All {len(lines)} lines"
         where = send(self.app, text, self.wizard.deps.environ)
-        self._status(f"{what} {where}. Or select the text.")
+        self._status(f"{what} {'was' if what.startswith(('The', 'Command')) else 'were'} {where}. Or select the text.")
 
     def action_shell(self) -> None:
         if self.fix.kind == "env":
