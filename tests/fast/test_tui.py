@@ -1045,3 +1045,94 @@ async def test_eight_and_sixteen_colour_terminals_keep_ansi_red_and_yellow(envir
     app = build(FakeEngine([load("broken")]), environ={"HOME": "/home/alice", **environ})
     async with app.run_test(size=(80, 24)):
         assert bool(app.ansi_color) is ansi
+
+
+# -- keys, layout, targets (issue 17) ------------------------------------------------------------
+
+
+async def test_palette_lists_each_action_once_without_widget_internals():
+    app = build(FakeEngine([load("broken")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_findings(pilot, app)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert len(titles) == len(set(titles)), titles
+        assert titles.count("Quit") == 1 and "Keys" not in titles
+        # the focused tree's own bindings (cursor moves, toggles) are not actions of the wizard
+        assert not {"Cursor Up", "Cursor Down", "Toggle", "Expand or collapse"} & set(titles), titles
+
+
+async def test_ctrl_c_quits_and_quitting_before_a_verdict_is_not_a_failure():
+    gate = asyncio.Event()
+    app = build(FakeEngine([load("broken")], gate=gate))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_discovery_running(pilot, app)
+        await pilot.press("ctrl+c")  # mid-probe: the user asked nothing of the verdict yet
+    assert app.return_code == 0
+    app = build(FakeEngine([load("broken")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_findings(pilot, app)
+        await pilot.press("ctrl+c")  # with a verdict: its exit code, the same as q
+    assert app.return_code == 1
+
+
+async def test_escape_leaves_the_path_field_and_old_pythons_are_not_offered():
+    old = EnvCandidate(
+        python="/home/alice/.pyenv/versions/3.7.16/bin/python",
+        prefix="/home/alice/.pyenv/versions/3.7.16",
+        kind="pyenv",
+        name="3.7.16",
+        source="pyenv",
+        version="3.7.16",
+    )
+    engine = FakeEngine([load("broken")])
+    app = build(engine, discover_envs=lambda: [*CANDIDATES, old])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#envs", OptionList).option_count == 4, "envs")
+        await pilot.press("slash")
+        assert app.screen.query_one("#path", Input).has_focus
+        await pilot.press("escape")
+        assert app.screen.query_one("#envs", OptionList).has_focus and isinstance(app.screen, TargetScreen)
+        ol = app.screen.query_one("#envs", OptionList)
+        last = ol.get_option_at_index(3)
+        assert last.disabled and "not supported" in str(last.prompt) and "3.8+" in str(last.prompt)
+        app.screen.examine_entry(3)  # chosen anyway (a click): said, not examined
+        await pilot.pause()
+        assert "not supported" in text_of(app.screen.query_one("#target-status"))
+        assert engine.targets == [] and isinstance(app.screen, TargetScreen)
+
+
+async def test_a_root_cause_without_a_fix_says_why_and_what_next():
+    report = load("broken")
+    lone = Finding(id="duplicate-install", severity=Severity.ERROR, title="two torchvisions on sys.path")
+    app = build(FakeEngine([replace(report, findings=[lone])]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_findings(pilot, app)
+        detail = text_of(app.screen.query_one("#detail"))
+        assert "No fix here" in detail and "Next:" in detail
+        assert app.screen.check_action("next", ()) is False  # no "n Fixes" that would do nothing
+        assert "n" in footer_keys(app.screen)  # n is the report instead
+        await pilot.press("n")
+        assert isinstance(app.screen, ReportScreen)
+
+
+async def test_discovery_uses_the_width_at_120x40_and_keeps_sentences_whole_at_80x24():
+    app = build(FakeEngine([load("broken")]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.state.report is not None and not app.screen.running, "the report")
+        await pilot.pause()
+        table = app.screen.query_one("#probes", DataTable)
+        assert table.region.width >= 116  # the whole width: no empty pane beside it
+        assert app.screen.query_one("#log").region.y > table.region.bottom  # the log below, not beside
+    gate = asyncio.Event()
+    app = build(FakeEngine([load("broken")], gate=gate))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_discovery_running(pilot, app)
+        await pilot.pause()
+        early = app.screen.query_one("#early", Static)
+        # everything "Found so far" says fits: its text, wrapped at the widget's width, is no taller
+        from rich.console import Console
+
+        lines = early.content.wrap(Console(width=200), early.content_region.width)
+        assert "Found so far" in early.content.plain and len(lines) >= 3
+        assert len(lines) <= early.content_region.height, (len(lines), early.content_region)
