@@ -1059,6 +1059,10 @@ async def test_palette_lists_each_action_once_without_widget_internals():
         assert titles.count("Quit") == 1 and "Keys" not in titles
         # the focused tree's own bindings (cursor moves, toggles) are not actions of the wizard
         assert not {"Cursor Up", "Cursor Down", "Toggle", "Expand or collapse"} & set(titles), titles
+        assert not {"Focus Next", "Focus Previous", "Copy selected text"} & set(titles), titles
+        await pilot.press("question_mark")
+        body = text_of(app.screen.query_one("#help-scroll Static"))
+        assert "Focus Next" not in body and "Copy selected text" not in body and "ctrl+c" in body
 
 
 async def test_ctrl_c_quits_and_quitting_before_a_verdict_is_not_a_failure():

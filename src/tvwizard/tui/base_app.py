@@ -8,6 +8,9 @@ from collections.abc import Iterable
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+#: Textual's own bindings on every screen (focus moves, copy): not actions of ours
+TEXTUAL_OWN = frozenset({"app.focus_next", "app.focus_previous", "screen.copy_text", "help_quit"})
+
 
 class ExitCodeApp(App[int]):
     """An app whose exit code is the product's (0 works / 1 problems / 2 unusable)."""
@@ -27,6 +30,8 @@ class ExitCodeApp(App[int]):
         for binding in screen.active_bindings.values():
             b = binding.binding
             if binding.node not in (screen, self) or not b.description or not binding.enabled:
+                continue
+            if b.action in TEXTUAL_OWN:
                 continue
             action = b.action
             if action in seen_actions or b.description in seen_titles:
