@@ -784,6 +784,14 @@ async def test_layout_holds_at_each_size(size):
         assert tree.region.width >= size[0] - 4
         if size[1] >= 40:
             assert detail.region.height >= 20  # more room, more detail
+        # a title too long for the pane ends in an ellipsis and keeps its "(+N)", never cut silently
+        from rich.style import Style
+
+        labels = [tree.render_label(n, Style(), Style()).plain for n in tree.root.children]
+        for label in labels:
+            assert len(label) <= tree.scrollable_content_region.width, label
+        if size[0] <= 80:
+            assert labels[1].endswith("… (+2)") or labels[1].endswith("…  (+2)"), labels
 
 
 def test_cli_wizard_import_is_lazy_and_never_imports_torch():

@@ -3,6 +3,7 @@ symptoms folded under it; or a clear "torchvision works" when it does."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.console import Group
@@ -19,6 +20,29 @@ from tvwizard.tui import palette
 from tvwizard.tui.format import check_mark, duration, finding_line, roots_first, roots_summary
 from tvwizard.tui.screens.base import WizardScreen
 from tvwizard.tui.widgets.detail import finding_detail
+
+
+class FindingTree(Tree):
+    """Finding titles are long: one cut at the pane's edge ends in an ellipsis, never silently
+    mid-word (the detail pane right below has the whole sentence)."""
+
+    def render_label(self, node, base_style, style) -> Text:
+        text = super().render_label(node, base_style, style)
+        width = self.scrollable_content_region.width
+        depth, parent = 0, node.parent
+        while parent is not None and parent is not self.root:
+            depth, parent = depth + 1, parent.parent
+        room = width - depth * self.guide_depth - 1
+        if width > 0 and text.cell_len > room > 8:
+            more = palette.mark("more")
+            # keep the "(+N)" of folded symptoms: cut the title before it
+            fold = re.search(r"  \(\+\d+\)$", text.plain)
+            suffix = text[fold.start() :] if fold else Text()
+            text = text[: fold.start()] if fold else text
+            text.truncate(max(1, room - len(more) - suffix.cell_len))
+            text.append(more)
+            text.append_text(suffix)
+        return text
 
 
 def works_head(report: Report) -> Group:
@@ -74,10 +98,14 @@ class FindingsScreen(WizardScreen):
         yield from self.compose_top()
         yield Static("", id="verdict")
         with Container(id="find-body"):
-            yield Tree("Findings", id="findings")
+            yield FindingTree("Findings", id="findings")
             with VerticalScroll(id="detail-scroll"):
                 yield Static("", id="detail")
         yield from self.compose_bottom()
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        self.query_one("#findings", Tree).refresh(layout=True)
 
     def on_mount(self) -> None:
         tree = self.query_one("#findings", Tree)
