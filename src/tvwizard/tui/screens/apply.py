@@ -47,7 +47,7 @@ class ApplyScreen(WizardScreen):
         verb = "Checking with the environment of: " if self.verify_only else "Applying: "
         yield Static(Text.assemble((verb, "bold"), palette.text(self.fix.title)), id="apply-title")
         yield Log(id="apply-log", max_lines=5000)
-        yield ProgressBar(id="apply-progress", show_eta=False)
+        yield ProgressBar(id="apply-progress", show_eta=False, show_bar=not palette.ascii_only())  # the bar is Unicode
         yield Static("", id="apply-status")
         yield from self.compose_bottom()
 

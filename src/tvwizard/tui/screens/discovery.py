@@ -76,7 +76,9 @@ class DiscoveryScreen(WizardScreen):
         with Container(id="disc-body"):
             with Vertical(id="disc-left"):
                 yield DataTable(id="probes", cursor_type="row", show_cursor=True)
-                yield ProgressBar(id="progress", show_eta=False)
+                yield ProgressBar(
+                    id="progress", show_eta=False, show_bar=not palette.ascii_only()
+                )  # the bar is Unicode
                 yield Static("", id="early")
             yield Log(id="log", max_lines=5000)
         yield from self.compose_bottom()
