@@ -259,6 +259,30 @@ class Target:
 
 
 @dataclass
+class Change:
+    """A fix tvwizard ran for the user, and what came of it (a report's "What was changed")."""
+
+    finding: str  # the finding id it was for
+    fix: str  # the fix id
+    title: str
+    commands: list[str] = field(default_factory=list)
+    env: dict[str, str | None] = field(default_factory=dict)
+    time: str = ""  # when it started, local time
+    result: str = ""  # "ok; finding gone", "failed (exit code 1)", …
+    returncode: int | None = None
+    verdict_before: str = ""
+    verdict_after: str = ""  # "" when no check ran after it
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Change:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
 class Report:
     """Everything one diagnosis produced; the JSON contract."""
 
@@ -274,6 +298,7 @@ class Report:
     system: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     redaction: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)  # fixes tvwizard ran before this diagnosis
 
     def probe(self, name: str) -> ProbeRun | None:
         return next((p for p in self.probes if p.name == name), None)
@@ -296,6 +321,7 @@ class Report:
             "probes": [p.to_dict() for p in self.probes],
             "timings": self.timings,
             "redaction": self.redaction,
+            **({"changes": [c.to_dict() for c in self.changes]} if self.changes else {}),
         }
 
     @classmethod
@@ -316,4 +342,5 @@ class Report:
             system=d.get("system", {}),
             timings=d.get("timings", {}),
             redaction=d.get("redaction", {}),
+            changes=[Change.from_dict(c) for c in d.get("changes", [])],
         )

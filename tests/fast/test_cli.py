@@ -352,3 +352,21 @@ def test_crash_at_interpreter_exit_is_a_warning(tmp_path):
     assert crash["severity"] == "warning" and crash["title"].startswith("Python crashes (SIGSEGV) when it exits")
     assert "op-failed" not in ids(data) and "import-crash" not in ids(data)
     assert code == 0 and data["verdict"] == "works"  # torchvision works; the warning says the exit does not
+
+
+def test_why_the_wizard_does_not_open_is_honest(monkeypatch):
+    """TERM=dumb in a real terminal is not "no terminal here": say what is wrong and how to fix it."""
+    import io
+
+    from tvwizard.cli import no_wizard_reason
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Tty())
+    monkeypatch.setattr(sys, "stdout", Tty())
+    monkeypatch.setenv("TERM", "dumb")
+    assert "TERM=dumb cannot draw the wizard" in no_wizard_reason()
+    monkeypatch.setattr(sys, "stdin", io.StringIO())
+    assert "no terminal here" in no_wizard_reason()

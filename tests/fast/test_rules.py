@@ -465,3 +465,13 @@ def test_numpy_not_available_without_numpy_is_not_an_abi_problem():
     )
     found = diagnose(ev(live=run, distributions=dists(("torch", "2.2.2+cpu"), ("numpy", "2.1.3"))))
     assert "numpy-abi" in ids(found)
+
+
+def test_cpu_torch_with_a_cuda_torchvision_is_one_root_cause():
+    """torch 2.13.0+cpu with torchvision 0.29.1+cu130 (made for torch 2.14.1): the variant
+    mismatch is the root cause; the version gap is folded under it, not a second root."""
+    found = diagnose(ev(distributions=dists(("torch", "2.13.0+cpu"), ("torchvision", "0.29.1+cu130"))))
+    by_id = {f.id: f for f in found}
+    assert by_id["build-variant-mismatch"].caused_by is None
+    assert by_id["version-mismatch"].caused_by == "build-variant-mismatch"
+    assert [f.id for f in found if f.caused_by is None and f.severity is Severity.ERROR] == ["build-variant-mismatch"]

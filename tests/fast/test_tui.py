@@ -27,9 +27,10 @@ from tvwizard.report.redact import Redactor
 from tvwizard.target import TargetError
 from tvwizard.tui.app import WizardApp, make_app
 from tvwizard.tui.screens.apply import ApplyScreen
+from tvwizard.tui.screens.dialogs import OverwriteDialog
 from tvwizard.tui.screens.discovery import DiscoveryScreen
 from tvwizard.tui.screens.findings import FindingsScreen
-from tvwizard.tui.screens.fixes import FixScreen
+from tvwizard.tui.screens.fixes import CommandBlock, FixScreen
 from tvwizard.tui.screens.help import HelpScreen
 from tvwizard.tui.screens.report import ReportScreen
 from tvwizard.tui.screens.target import TargetScreen
@@ -161,6 +162,9 @@ def build(engine: FakeEngine, **kw) -> WizardApp:
         clock=lambda: 100.0,
         probes=PROBES,
         preselected=(BROKEN_PY, "--python"),
+        limits={"live": 180.0},
+        unicode=True,  # not this process's locale: tests draw the same everywhere
+        examine_now=False,  # not this process's VIRTUAL_ENV either
         cwd="/home/alice/proj",
         environ={"SHELL": "/bin/bash", "HOME": "/home/alice"},
         redactor=Redactor(home="/home/alice", user="alice", host="gpubox"),
@@ -208,6 +212,11 @@ async def apply_first_fix(pilot, app: WizardApp):
     await pilot.press("a")
     await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
     return app.screen
+
+
+def commands_of(screen) -> str:
+    """The fix step's commands, one block each, as lines."""
+    return "\n".join(block.command for block in screen.query(CommandBlock))
 
 
 def text_of(widget: Static) -> str:
@@ -316,17 +325,33 @@ async def test_discovery_shows_live_states_early_findings_and_log():
         log = screen.query_one("#log", Log)
         assert "UserWarning: a line the import printed" in log.lines
         assert app.state.report is None
-        # Next is not possible yet
+        # the wait is shown with its limit and the way out
+        assert "import torch: 0 s of 180 s; c cancels" in early
+        # n while the import runs: the findings so far, which follow the run to its end
         await pilot.press("n")
-        assert isinstance(app.screen, DiscoveryScreen)
+        assert isinstance(app.screen, FindingsScreen)
+        assert "Still checking" in text_of(app.screen.query_one("#verdict"))
+        assert "your torch is 2.13.0+cpu" in text_of(app.screen.query_one("#detail"))
+        assert app.screen.check_action("report", ()) is False  # no report before the verdict
         gate.set()
         await wait_for(pilot, lambda: app.state.report is not None, "the report")
+        await wait_for(
+            pilot, lambda: "broken here" in text_of(app.screen.query_one("#verdict")), "the findings to follow"
+        )
+        await pilot.press("b")
+        assert app.screen is screen
         await pilot.pause()
         assert screen.states["live"].outcome == "error"
         assert "import torchvision" in screen.states["live"].summary
         assert screen.states["interpreter"].outcome == "ok"
         assert screen.query_one("#progress").progress == 7
-        assert "2 root cause(s) found" in text_of(screen.query_one("#early"))
+        # one count everywhere: the findings step says the same
+        assert "2 root causes" in text_of(screen.query_one("#early"))
+        # the log ends with the conclusion's lines for the probe: the checklist's words
+        assert "  ✗ second import: operator torchvision::nms does not exist" in "\n".join(log.lines) or any(
+            line.startswith("  ✗ Second import") for line in log.lines
+        )
+        assert not any("second import: ok" in line for line in log.lines)
         # choosing another probe shows its log
         await pilot.press("up")
         assert screen.selected == "toolchain"
@@ -499,18 +524,21 @@ async def test_fix_commands_copy_and_choose():
     app = build(engine)
     async with app.run_test(size=(100, 30)) as pilot:
         await to_findings(pilot, app)
-        await pilot.press("f")
+        await pilot.press("n")  # n: the next step, the fixes of the selected root cause
         assert isinstance(app.screen, FixScreen)
-        area = app.screen.query_one("#fix-commands", TextArea)
-        assert area.text.startswith(BROKEN_PY + " -m pip install --no-deps torchvision==0.28.0+cpu")
-        assert area.read_only
+        assert commands_of(app.screen).startswith(BROKEN_PY + " -m pip install --no-deps torchvision==0.28.0+cpu")
+        block = app.screen.query_one(CommandBlock)
+        assert block.read_only and not block.soft_wrap  # one line, scrolled sideways, never wrapped
         await pilot.press("c")
-        assert app.clipboard == area.text
+        assert app.clipboard == commands_of(app.screen)
+        # honest: sent, not "copied" (the terminal may drop OSC 52); no tmux here, so no buffer
+        status = text_of(app.screen.query_one("#fix-status"))
+        assert "sent to the terminal's clipboard (OSC 52" in status and "tmux" not in status
         await pilot.press("2")
-        assert "torch==2.14.1+cpu torchvision==0.29.1+cpu" in area.text
+        await pilot.pause()
+        assert "torch==2.14.1+cpu torchvision==0.29.1+cpu" in commands_of(app.screen)
         await pilot.press("c")
         assert "torch==2.14.1+cpu" in app.clipboard
-        assert "Copied 1 line" in text_of(app.screen.query_one("#fix-status"))
 
 
 async def test_env_fix_rendered_for_the_users_shell_and_others():
@@ -535,13 +563,19 @@ async def test_env_fix_rendered_for_the_users_shell_and_others():
     async with app.run_test(size=(100, 30)) as pilot:
         await to_findings(pilot, app)
         await pilot.press("f")
-        area = app.screen.query_one("#fix-commands", TextArea)
-        assert area.text == "set -e LD_PRELOAD\nset -gx LD_LIBRARY_PATH '/opt/a'"
-        assert "fish" in area.border_title
+        await pilot.pause()
+        assert commands_of(app.screen) == "set -e LD_PRELOAD\nset -gx LD_LIBRARY_PATH '/opt/a'"
+        assert "fish" in app.screen.query_one("#fix-commands").border_title
         await pilot.press("s")  # fish → powershell
-        assert area.text.startswith("Remove-Item Env:LD_PRELOAD")
+        await pilot.pause()
+        assert commands_of(app.screen).startswith("Remove-Item Env:LD_PRELOAD")
         await pilot.press("s", "c")  # → bash
         assert app.clipboard == "unset LD_PRELOAD\nexport LD_LIBRARY_PATH=/opt/a"
+        # one command alone: tab to its block, c copies just that one
+        app.screen.query(CommandBlock)[1].focus()
+        await pilot.press("c")
+        assert app.clipboard == "export LD_LIBRARY_PATH=/opt/a"
+        assert "Command 2 of 2" in text_of(app.screen.query_one("#fix-status"))
         # env fixes are never run for you; a checks them by probing with that env (test below)
         assert app.screen.check_action("apply", ()) is True
 
@@ -573,9 +607,23 @@ async def test_broken_env_fix_apply_verified():
         assert screen.outcome == "gone"
         status = text_of(screen.query_one("#apply-status"))
         assert "build-variant-mismatch is gone" in status and "torchvision works now" in status
+        # n: the report, which says what was changed (command, time, result, verdict before → after)
         await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), "the report")
+        preview = app.screen.query_one("#report-preview", TextArea).text
+        changed = preview[preview.index("## What was changed") :]
+        assert "pip install --no-deps torchvision==0.28.0+cpu" in changed
+        assert "ok; finding gone" in changed and "broken → works" in changed
+        assert "/home/alice" not in changed  # redacted like the rest
+        # b, b: the findings, re-checked; and Discovery shows the re-checked state too
+        await pilot.press("b", "b")
         await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen), "back to findings")
         assert "torchvision works" in text_of(app.screen.query_one("#verdict"))
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, DiscoveryScreen)
+        assert "torchvision works" in text_of(app.screen.query_one("#early"))
+        assert app.screen.states["live"].outcome == "ok"
         assert app.exit_code() == 0
 
 
@@ -604,6 +652,9 @@ async def test_fix_that_is_not_runnable_cannot_be_applied():
         with pytest.raises(FixRefused):
             check_runnable(manual, report.target.python)
         assert "sudo" in app.screen.refusal
+        # a is not offered (hidden, not a dead key), and the status says why and what to do
+        assert app.screen.check_action("apply", ()) is False
+        assert "tvwizard does not run this one" in text_of(app.screen.query_one("#fix-status"))
         await pilot.press("a")
         assert isinstance(app.screen, FixScreen)  # no dialog
         assert engine.applied == []
@@ -617,7 +668,7 @@ async def test_report_preview_is_redacted_and_export_writes_the_file(tmp_path):
     app = build(engine, cwd=str(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
         await to_findings(pilot, app)
-        await pilot.press("n")
+        await pilot.press("r")  # r: straight to the report
         assert isinstance(app.screen, ReportScreen)
         preview = app.screen.query_one("#report-preview", TextArea).text
         assert "/home/alice" not in preview
@@ -643,6 +694,18 @@ async def test_report_preview_is_redacted_and_export_writes_the_file(tmp_path):
         # escape cancels
         await pilot.press("e", "escape")
         assert isinstance(app.screen, ReportScreen)
+        # a file that is there already (not written here) is replaced only after a yes
+        other = tmp_path / "mine.md"
+        other.write_text("my notes\n")
+        for answer, kept in (("n", True), ("y", False)):
+            await pilot.press("e")
+            app.screen.query_one("#export-path", Input).value = str(other)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, OverwriteDialog), "the overwrite question")
+            await pilot.press(answer)
+            await pilot.pause()
+            assert (other.read_text() == "my notes\n") is kept
+        assert "Written to" in text_of(app.screen.query_one("#export-status"))
 
 
 async def test_export_error_is_shown(tmp_path):
@@ -652,7 +715,7 @@ async def test_export_error_is_shown(tmp_path):
     app = build(engine, cwd=str(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
         await to_findings(pilot, app)
-        await pilot.press("n", "e")
+        await pilot.press("r", "e")
         app.screen.query_one("#export-path", Input).value = str(blocker / "x.md")
         await pilot.press("enter")
         await pilot.pause()
@@ -721,6 +784,14 @@ async def test_layout_holds_at_each_size(size):
         assert tree.region.width >= size[0] - 4
         if size[1] >= 40:
             assert detail.region.height >= 20  # more room, more detail
+        # a title too long for the pane ends in an ellipsis and keeps its "(+N)", never cut silently
+        from rich.style import Style
+
+        labels = [tree.render_label(n, Style(), Style()).plain for n in tree.root.children]
+        for label in labels:
+            assert len(label) <= tree.scrollable_content_region.width, label
+        if size[0] <= 80:
+            assert labels[1].endswith("… (+2)") or labels[1].endswith("…  (+2)"), labels
 
 
 def test_cli_wizard_import_is_lazy_and_never_imports_torch():
@@ -826,3 +897,253 @@ async def test_env_fix_that_takes_away_its_reason_while_another_remains_says_so(
         assert screen.outcome == "other-reason"
         status = text_of(screen.query_one("#apply-status"))
         assert "remains for another reason" in status and "device nodes" in status
+
+
+# -- no dead ends: every key the footer shows does something ----------------------------------
+
+
+def footer_keys(screen) -> list[str]:
+    """The keys the footer shows on ``screen`` now (shown and enabled bindings)."""
+    keys = []
+    for key, active in screen.active_bindings.items():
+        if active.binding.show and active.enabled and key not in keys:
+            keys.append(key)
+    return keys
+
+
+APP_KEYS = ("question_mark", "q")  # the app's own, the same on every step: tried on the first
+
+
+def signature(app: WizardApp) -> tuple:
+    """What a key can change: the screen (stack), the clipboard, any text, focus, the exit."""
+    screen = app.screen
+    texts = tuple(text_of(w) for w in screen.query(Static))
+    logs = tuple(len(log.lines) for log in screen.query(Log))
+    running = getattr(screen, "running", None), getattr(screen, "cancelled", None)
+    return (
+        tuple(id(s) for s in app.screen_stack),
+        app.clipboard,
+        texts,
+        logs,
+        running,
+        id(screen.focused),
+        app.return_code,
+        app._exit_renderables is not None and bool(app._exit_renderables),
+    )
+
+
+async def _to_discovery_running(pilot, app):
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, DiscoveryScreen) and app.screen.running, "discovery")
+    await wait_for(pilot, lambda: app.screen.states["live"].step == "import_torch", "the import step")
+
+
+async def _to_discovery_done(pilot, app):
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, DiscoveryScreen), "discovery")
+    await wait_for(pilot, lambda: app.state.report is not None and not app.screen.running, "the report")
+
+
+async def _to_findings_early(pilot, app):
+    await _to_discovery_running(pilot, app)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen), "the findings so far")
+
+
+async def _to_fixes(pilot, app):
+    await to_findings(pilot, app)
+    await pilot.press("down", "n")
+    await wait_for(pilot, lambda: isinstance(app.screen, FixScreen), "the fixes")
+
+
+async def _to_applied(pilot, app):
+    await _to_fixes(pilot, app)
+    await pilot.press("a", "y")
+    await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen) and app.screen.phase == "done", "the check")
+
+
+async def _to_report(pilot, app):
+    await to_findings(pilot, app)
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), "the report")
+
+
+async def _to_target(pilot, app):
+    await wait_for(pilot, lambda: app.screen.query_one("#envs", OptionList).option_count == 3, "the env list")
+
+
+STATES = {
+    "target": (_to_target, TargetScreen),
+    "discovery running": (_to_discovery_running, DiscoveryScreen),
+    "discovery done": (_to_discovery_done, DiscoveryScreen),
+    "findings so far": (_to_findings_early, FindingsScreen),
+    "findings": (to_findings, FindingsScreen),
+    "fixes": (_to_fixes, FixScreen),
+    "applied": (_to_applied, ApplyScreen),
+    "report": (_to_report, ReportScreen),
+}
+
+
+@pytest.mark.parametrize("state", list(STATES))
+async def test_every_footer_key_does_something(state, tmp_path):
+    """On each step, in each state: every key in the footer changes something (the screen, the
+    clipboard, a text, the focus, or quits); keys that would do nothing are not shown."""
+    go, screen_type = STATES[state]
+
+    def fresh() -> tuple[WizardApp, FakeEngine]:
+        broken = load("broken")
+        healthy = replace(load("healthy"), target=broken.target)
+        gate = asyncio.Event() if "running" in state or "so far" in state else None
+        engine = FakeEngine([broken, healthy], gate=gate)
+        return build(engine, cwd=str(tmp_path)), engine
+
+    app, _engine = fresh()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await go(pilot, app)
+        assert isinstance(app.screen, screen_type)
+        keys = footer_keys(app.screen)
+    assert keys, state
+    if state != "target":
+        assert set(APP_KEYS) <= set(keys), keys
+        keys = [k for k in keys if k not in APP_KEYS]
+    dead = []
+    app = None
+    for key in keys:
+        # a key that opened a screen is undone by closing it; after any other, a fresh app
+        if app is None:
+            app, _engine = fresh()
+            context = app.run_test(size=(100, 30))
+            pilot = await context.__aenter__()
+            await go(pilot, app)
+            await pilot.pause()
+            home = app.screen
+        before = signature(app)
+        stack = list(app.screen_stack)
+        await pilot.press(key)
+        await pilot.pause(0.1)
+        if signature(app) == before:
+            dead.append(key)
+        grew = app.is_running and app.screen_stack[: len(stack)] == stack and len(app.screen_stack) > len(stack)
+        if grew:
+            while app.screen is not home:
+                app.pop_screen()
+            await pilot.pause()
+        else:
+            await context.__aexit__(None, None, None)
+            app = None
+    if app is not None:
+        await context.__aexit__(None, None, None)
+    assert dead == [], f"{state}: footer keys that did nothing: {dead} (of {keys})"
+
+
+@pytest.mark.parametrize(
+    ("environ", "ansi"),
+    [
+        ({"TERM": "xterm"}, True),
+        ({"TERM": "linux"}, True),
+        ({"TERM": "xterm-256color"}, False),
+        ({"TERM": "xterm", "COLORTERM": "truecolor"}, False),
+        ({}, False),
+    ],
+)
+async def test_eight_and_sixteen_colour_terminals_keep_ansi_red_and_yellow(environ, ansi):
+    """On TERM=xterm Textual mapped red to magenta and yellow to bright red: the app keeps the
+    terminal's own ANSI colours there, so an error (bold red) outranks a warning (yellow)."""
+    app = build(FakeEngine([load("broken")]), environ={"HOME": "/home/alice", **environ})
+    async with app.run_test(size=(80, 24)):
+        assert bool(app.ansi_color) is ansi
+
+
+# -- keys, layout, targets (issue 17) ------------------------------------------------------------
+
+
+async def test_palette_lists_each_action_once_without_widget_internals():
+    app = build(FakeEngine([load("broken")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_findings(pilot, app)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert len(titles) == len(set(titles)), titles
+        assert titles.count("Quit") == 1 and "Keys" not in titles
+        # the focused tree's own bindings (cursor moves, toggles) are not actions of the wizard
+        assert not {"Cursor Up", "Cursor Down", "Toggle", "Expand or collapse"} & set(titles), titles
+        assert not {"Focus Next", "Focus Previous", "Copy selected text"} & set(titles), titles
+        await pilot.press("question_mark")
+        body = text_of(app.screen.query_one("#help-scroll Static"))
+        assert "Focus Next" not in body and "Copy selected text" not in body and "ctrl+c" in body
+
+
+async def test_ctrl_c_quits_and_quitting_before_a_verdict_is_not_a_failure():
+    gate = asyncio.Event()
+    app = build(FakeEngine([load("broken")], gate=gate))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_discovery_running(pilot, app)
+        await pilot.press("ctrl+c")  # mid-probe: the user asked nothing of the verdict yet
+    assert app.return_code == 0
+    app = build(FakeEngine([load("broken")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_findings(pilot, app)
+        await pilot.press("ctrl+c")  # with a verdict: its exit code, the same as q
+    assert app.return_code == 1
+
+
+async def test_escape_leaves_the_path_field_and_old_pythons_are_not_offered():
+    old = EnvCandidate(
+        python="/home/alice/.pyenv/versions/3.7.16/bin/python",
+        prefix="/home/alice/.pyenv/versions/3.7.16",
+        kind="pyenv",
+        name="3.7.16",
+        source="pyenv",
+        version="3.7.16",
+    )
+    engine = FakeEngine([load("broken")])
+    app = build(engine, discover_envs=lambda: [*CANDIDATES, old])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one("#envs", OptionList).option_count == 4, "envs")
+        await pilot.press("slash")
+        assert app.screen.query_one("#path", Input).has_focus
+        await pilot.press("escape")
+        assert app.screen.query_one("#envs", OptionList).has_focus and isinstance(app.screen, TargetScreen)
+        ol = app.screen.query_one("#envs", OptionList)
+        last = ol.get_option_at_index(3)
+        assert last.disabled and "not supported" in str(last.prompt) and "3.8+" in str(last.prompt)
+        app.screen.examine_entry(3)  # chosen anyway (a click): said, not examined
+        await pilot.pause()
+        assert "not supported" in text_of(app.screen.query_one("#target-status"))
+        assert engine.targets == [] and isinstance(app.screen, TargetScreen)
+
+
+async def test_a_root_cause_without_a_fix_says_why_and_what_next():
+    report = load("broken")
+    lone = Finding(id="duplicate-install", severity=Severity.ERROR, title="two torchvisions on sys.path")
+    app = build(FakeEngine([replace(report, findings=[lone])]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await to_findings(pilot, app)
+        detail = text_of(app.screen.query_one("#detail"))
+        assert "No fix here" in detail and "Next:" in detail
+        assert app.screen.check_action("next", ()) is False  # no "n Fixes" that would do nothing
+        assert "n" in footer_keys(app.screen)  # n is the report instead
+        await pilot.press("n")
+        assert isinstance(app.screen, ReportScreen)
+
+
+async def test_discovery_uses_the_width_at_120x40_and_keeps_sentences_whole_at_80x24():
+    app = build(FakeEngine([load("broken")]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.state.report is not None and not app.screen.running, "the report")
+        await pilot.pause()
+        table = app.screen.query_one("#probes", DataTable)
+        assert table.region.width >= 116  # the whole width: no empty pane beside it
+        assert app.screen.query_one("#log").region.y > table.region.bottom  # the log below, not beside
+    gate = asyncio.Event()
+    app = build(FakeEngine([load("broken")], gate=gate))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_discovery_running(pilot, app)
+        await pilot.pause()
+        early = app.screen.query_one("#early", Static)
+        # everything "Found so far" says fits: its text, wrapped at the widget's width, is no taller
+        from rich.console import Console
+
+        lines = early.content.wrap(Console(width=200), early.content_region.width)
+        assert "Found so far" in early.content.plain and len(lines) >= 3
+        assert len(lines) <= early.content_region.height, (len(lines), early.content_region)

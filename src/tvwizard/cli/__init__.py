@@ -248,6 +248,21 @@ class _GuardedStdout:
         return getattr(self._stream, name)
 
 
+def no_wizard_reason() -> str:
+    """Why the wizard is not opening, in the user's terms: a TERM that cannot draw it is not
+    "no terminal" (the user is looking at one)."""
+    term = os.environ.get("TERM", "")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return (
+            f"tvwizard: TERM={term or '(unset)'} cannot draw the wizard, so running `tvwizard check` instead "
+            "(for the wizard, set TERM to your terminal's type, e.g. TERM=xterm-256color)."
+        )
+    return (
+        "tvwizard: no terminal here, so running `tvwizard check` instead of the wizard "
+        "(for the wizard, run tvwizard in a terminal; over SSH use `ssh -t host tvwizard`)."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``tvwizard`` command; output that cannot be written is one clear line and exit code 2."""
     import errno
@@ -311,11 +326,7 @@ def _run(argv: list[str] | None) -> int:
         parser.error("--import and -- COMMAND are two ways in: give one of them")
     if command is None:
         if not has_terminal():
-            print(
-                "tvwizard: no terminal here, so running `tvwizard check` instead of the wizard "
-                "(for the wizard, run tvwizard in a terminal; over SSH use `ssh -t host tvwizard`).",
-                file=sys.stderr,
-            )
+            print(no_wizard_reason(), file=sys.stderr)
             args.json = False
             args.verbose = False
             args.ascii = False

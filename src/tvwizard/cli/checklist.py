@@ -7,6 +7,7 @@ from rich.markup import escape as _markup_escape
 
 from tvwizard.inert import inert_line
 from tvwizard.model import CheckStatus, Finding, Report, Severity
+from tvwizard.terminal import to_ascii, unicode_ok
 from tvwizard.units import duration
 
 
@@ -31,28 +32,6 @@ SEVERITY = {
 }
 
 
-ASCII_TABLE = str.maketrans(
-    {
-        "·": "-",
-        "…": "...",
-        "—": "-",
-        "–": "-",
-        "↳": "->",
-        "→": "->",
-        "≤": "<=",
-        "≥": ">=",
-        "✓": "OK",
-        "✗": "X",
-        "•": "*",
-        "×": "x",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-    }
-)
-
-
 class AsciiFile:
     """A text stream that writes only ASCII: for terminals that cannot show ✓ / ✗ (or --ascii)."""
 
@@ -60,7 +39,7 @@ class AsciiFile:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        clean = text.translate(ASCII_TABLE).encode("ascii", "replace").decode("ascii")
+        clean = to_ascii(text)
         return self.stream.write(clean)
 
     def flush(self) -> None:
@@ -78,7 +57,7 @@ def can_draw_unicode(console: Console) -> bool:
         "✓✗•↳…·".encode(console.encoding or "ascii")
     except (UnicodeEncodeError, LookupError):
         return False
-    return not console.is_dumb_terminal
+    return not console.is_dumb_terminal and unicode_ok()
 
 
 def render_checklist(report: Report, console: Console, *, verbose: bool = False, ascii_only: bool = False) -> None:

@@ -114,6 +114,20 @@ def diagnose_target(
     which to run (default: every standard probe, plus the user's import or command when asked).
     """
     from tvwizard.cli import signals
+
+    return signals.run(diagnose_target_async(target, args, on_event, warm=warm, env=env, probes=probes))
+
+
+async def diagnose_target_async(
+    target: Target,
+    args: argparse.Namespace,
+    on_event: Callable[[ProbeEvent], None] | None = None,
+    *,
+    warm: Iterable[str] = (),
+    env: dict[str, str] | None = None,
+    probes: Sequence[ProbeSpec] | None = None,
+) -> Report:
+    """:func:`diagnose_target` in a running loop (``fix --apply`` checks again inside its own)."""
     from tvwizard.engine.session import SessionOptions, run_session
 
     opts = SessionOptions(env=env)
@@ -126,7 +140,7 @@ def diagnose_target(
     user = user_probe_for(args)
     if user is not None:
         opts.probes = [*opts.probes, user]
-    return signals.run(run_session(target, opts, _warm_after_static(warm, on_event)))
+    return await run_session(target, opts, _warm_after_static(warm, on_event))
 
 
 def diagnose_with_progress(target: Target, args: argparse.Namespace, *, warm: Iterable[str] = ()) -> Report:
@@ -136,10 +150,12 @@ def diagnose_with_progress(target: Target, args: argparse.Namespace, *, warm: It
     from rich.console import Console
 
     from tvwizard.engine.events import ProbeFinished, ProbeStarted, ProbeStep
+    from tvwizard.terminal import unicode_ok
 
     console = Console(stderr=True)
     running: dict[str, str] = {}
-    with console.status("Probing…") as status:
+    # the default spinner is braille: only where the locale can show it
+    with console.status("Probing...", spinner="dots" if unicode_ok() else "line") as status:
 
         def on_event(ev: ProbeEvent) -> None:
             if isinstance(ev, ProbeStarted):
@@ -148,6 +164,6 @@ def diagnose_with_progress(target: Target, args: argparse.Namespace, *, warm: It
                 running[ev.probe] = ev.step.replace("_", " ")
             elif isinstance(ev, ProbeFinished):
                 running.pop(ev.probe, None)
-            status.update("Probing… " + ", ".join(running.values()))
+            status.update("Probing... " + ", ".join(running.values()))
 
         return diagnose_target(target, args, on_event, warm=warm)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tvwizard.fixes.verify import apply_and_verify
 from tvwizard.inert import inert_line
 from tvwizard.model import Finding, Fix, Report, Severity
 
@@ -139,6 +140,8 @@ def run_fix(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return report.exit_code or 1
+    from tvwizard.cli import signals
+
     print(f"About to run, for {finding.id}:")
     for cmd in fix.commands:
         print(inert_line(f"  $ {cmd}"))
@@ -149,28 +152,45 @@ def run_fix(args: argparse.Namespace) -> int:
         if answer not in ("y", "yes"):
             print("Nothing was changed.")
             return report.exit_code
-    from tvwizard.cli import signals
-    from tvwizard.fixes.apply import FixRefused, apply_fix
+    from tvwizard.fixes.apply import FixRefused, apply_fix, check_runnable
 
     try:
-        result = signals.run(apply_fix(fix, [target.python, target.executable], lambda line: print(line, flush=True)))
+        check_runnable(fix, [target.python, target.executable])
     except FixRefused as exc:
         print(f"tvwizard: {exc}", file=sys.stderr)
         return 2
-    if not result.ok:
-        print(f"\n✗ The fix failed (exit code {result.returncode}); nothing else was run.")
+
+    async def apply(fix: Fix, _python: str, on_line) -> object:
+        return await apply_fix(fix, [target.python, target.executable], on_line)
+
+    def on_phase(phase: str) -> None:
+        if phase == "checking":
+            print("\nChecking again…")
+
+    verified = signals.run(  # a signal ends what it started, and says so
+        apply_and_verify(
+            fix,
+            finding.id,
+            report,
+            apply=apply,
+            recheck=_recheck(target, args),
+            target_python=target.executable or target.python,
+            on_line=lambda line: print(line, flush=True),
+            on_phase=on_phase,
+        )
+    )
+    if verified.outcome == "failed":
+        print(f"\n✗ The fix failed ({verified.reason}); nothing else was run.")
         return 1
-    print("\nChecking again…")
-    from tvwizard.cli.common import diagnose_target
-
-    after = diagnose_target(target, args)
-    from tvwizard.fixes.apply import other_reason
-
-    gone = finding.id not in after.finding_ids()
-    if gone:
+    if verified.outcome == "error":
+        print(f"tvwizard: {verified.reason}", file=sys.stderr)
+        return 2 if verified.after is None and verified.returncode is None else 1
+    after = verified.after
+    assert after is not None
+    if verified.outcome == "gone":
         print(f"✓ {finding.id} is gone.")
-    elif reason := other_reason(report, after, finding.id):
-        print(f"! {finding.id} is still there, for another reason now: {reason}")
+    elif verified.outcome == "other-reason":
+        print(f"! {finding.id} is still there, for another reason now: {verified.reason}")
     else:
         print(f"✗ {finding.id} is still there: {next(f.title for f in after.findings if f.id == finding.id)}")
     print(
@@ -201,35 +221,42 @@ def _ask(question: str) -> str | None:
     return None
 
 
+def _recheck(target, args: argparse.Namespace):
+    """The flow's ``recheck``: every probe again, in the flow's own loop."""
+    from tvwizard.cli.common import diagnose_target_async
+
+    async def recheck(env) -> Report:
+        return await diagnose_target_async(target, args, env=None if env is None else dict(env))
+
+    return recheck
+
+
 def _try_env_fix(target, args, report: Report, finding: Finding, fix: Fix) -> int:
     """An env-var fix is the user's shell's to make; tvwizard proves it first.
 
     Nothing is changed: the probes run again with the environment the fix describes, and
     the user gets the lines to put in their shell (or the file from --env-file).
     """
-    import os
-
-    from tvwizard.cli.common import diagnose_target
+    from tvwizard.cli import signals
     from tvwizard.fixes.shell import LABELS, detect_shell, render_env
 
-    env = dict(os.environ)
-    for name, value in fix.env.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
     print(f"Checking again with the environment {finding.id}'s fix describes (nothing is changed)…")
-    after = diagnose_target(target, args, env=env)
+    verified = signals.run(  # a signal ends what it started, and says so
+        apply_and_verify(
+            fix, finding.id, report, apply=_no_apply, recheck=_recheck(target, args), target_python=target.python
+        )
+    )
+    if verified.after is None:
+        print(f"tvwizard: {verified.reason}", file=sys.stderr)
+        return 2
+    after = verified.after
     shell = getattr(args, "shell", None) or detect_shell()
-    from tvwizard.fixes.apply import other_reason
-
-    reason = other_reason(report, after, finding.id)
-    if finding.id in after.finding_ids() and reason is None:
+    if verified.outcome == "still-there":
         print(f"✗ With that environment {finding.id} is still there; the fix would not help.")
         return after.exit_code or 1
-    if reason is not None:
+    if verified.outcome == "other-reason":
         print(f"! With that environment what this fix is for is gone, but {finding.id} remains for another reason:")
-        print(f"  {reason}")
+        print(f"  {verified.reason}")
         print("  Keep this fix, and see the new reason's own fix with `tvwizard check` (with it applied).")
     else:
         print(
@@ -240,3 +267,7 @@ def _try_env_fix(target, args, report: Report, finding: Finding, fix: Fix) -> in
     for line in render_env(fix.env, shell):
         print(f"  {line}")
     return 0 if after.verdict == "works" else after.exit_code
+
+
+async def _no_apply(fix: Fix, _python: str, _on_line) -> object:  # an env-var fix runs nothing
+    raise AssertionError("an env-var fix is never run")

@@ -401,6 +401,32 @@ def _user_blocks(report: Mapping[str, Any]) -> list[Any]:
     return blocks
 
 
+def _changes_blocks(changes: list[Mapping[str, Any]]) -> list[Any]:
+    """ "What was changed": each fix tvwizard ran before this diagnosis (command, time,
+    result, the verdict before and after), so a report never hides that the env was touched."""
+    if not changes:
+        return []
+    out: list[Any] = [Heading(2, [t("What was changed")], "what-was-changed")]
+    out.append(Para([t("tvwizard ran these fixes (after a yes) before the diagnosis below:")]))
+    rows = []
+    for ch in changes:
+        commands: Inline = []
+        for i, cmd in enumerate(ch.get("commands") or []):
+            commands += ([t("; ")] if i else []) + [c(cmd)]
+        after = ch.get("verdict_after") or "not checked"
+        rows.append(
+            [
+                [t(ch.get("time", ""))],
+                [t(f"{ch.get('title', '')} ("), c(ch.get("finding", "")), t(")")],
+                commands or [t("")],
+                [t(ch.get("result", ""))],
+                [t(f"{ch.get('verdict_before', '') or '?'} → {after}")],
+            ]
+        )
+    out.append(Table([[t("Time")], [t("Fix")], [t("Command")], [t("Result")], [t("Verdict before → after")]], rows))
+    return out
+
+
 def build_document(report: Mapping[str, Any]) -> list[Any]:
     """The report as blocks, in reading order."""
     facts = summarize_facts(report)
@@ -428,6 +454,8 @@ def build_document(report: Mapping[str, Any]) -> list[Any]:
         blocks.append(Note([t(summary_lines(red)[0])], "warning"))
 
     blocks += _user_blocks(report)
+    blocks += _changes_blocks(report.get("changes") or [])
+
     fd = facts["findings"]
     roots = fd["roots"]
     problems = [f for f in roots if f.get("severity") in ("error", "warning")]

@@ -8,13 +8,14 @@ one can be replaced, so tests drive the whole wizard with canned reports.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 
 from tvwizard.fixes.shell import detect_shell
-from tvwizard.model import Finding, Fix, Report, Target
+from tvwizard.model import Change, Finding, Fix, Report, Target
+from tvwizard.tui import palette
 from tvwizard.tui.base_app import ExitCodeApp
 from tvwizard.tui.services import (
     Clock,
@@ -37,6 +38,11 @@ class WizardState:
     report: Report | None = None
     shell: str = "bash"  # the shell env-var fixes are written for
     user_way_in: dict | None = None  # "What failed for you?" (w): {"imports": [...]} or {"command": argv}
+    #: while the probes run: the findings so far, and what is being waited for
+    findings_so_far: tuple[Finding, ...] = ()
+    waiting: str = ""
+    #: fixes run in this session, for the report's "What was changed"
+    changes: list[Change] = field(default_factory=list)
 
 
 class WizardApp(ExitCodeApp):
@@ -45,13 +51,17 @@ class WizardApp(ExitCodeApp):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        # Ctrl-C quits (Textual would only say "press ctrl+q"); the same exit code as q
+        Binding("ctrl+q,ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("w", "what_failed", "What failed?", show=False),
     ]
 
     def __init__(self, deps: WizardDeps) -> None:
+        palette.configure(deps.environ, deps.unicode)
         super().__init__()
         self.deps = deps
+        if palette.few_colours(deps.environ):
+            self.ansi_color = True  # red stays red, yellow yellow: warnings never look worse than errors
         self.state = WizardState(shell=detect_shell(deps.environ))
         theme = deps.environ.get("TVWIZARD_THEME", "")
         if theme in self.available_themes:  # e.g. textual-light; ctrl+p → "Change theme" too
@@ -63,6 +73,8 @@ class WizardApp(ExitCodeApp):
         from tvwizard.tui.screens.target import TargetScreen
 
         self._end_on_signals()
+        if palette.ascii_only():
+            self.add_class("ascii")
         self.push_screen(TargetScreen())
         if self.stop_signal is not None:  # it came while the app was starting
             self._stop_by_signal(self.stop_signal)
@@ -109,6 +121,7 @@ class WizardApp(ExitCodeApp):
 
         self.state.target = target
         self.state.report = None
+        self.state.findings_so_far = ()
         self.push_screen(DiscoveryScreen(target))
 
     def show_findings(self) -> None:
@@ -138,11 +151,25 @@ class WizardApp(ExitCodeApp):
         if self.state.report is not None:
             self.push_screen(ReportScreen())
 
+    def set_report(self, report: Report) -> None:
+        """A new diagnosis (after a fix): every screen shows it when it is shown again."""
+        self.state.report = report
+
+    def record_change(self, change: Change) -> None:
+        self.state.changes.append(change)
+
+    def shared_report(self) -> Report | None:
+        """The report as the report step writes it: with the fixes run in this session."""
+        report = self.state.report
+        if report is None:
+            return None
+        return replace(report, changes=[*report.changes, *self.state.changes])
+
     # -- app-wide actions -------------------------------------------------------------------
 
     def exit_code(self) -> int:
-        """The report's code; without a report 2 for an unusable target, else 0: quitting
-        before the probes are done (or begun) found no problem."""
+        """The verdict's code once there is one (0 works, 1 problems); 2 when the Python the
+        user chose is unusable; otherwise (quit before a verdict, mid-probe) not a failure: 0."""
         if self.state.report is not None:
             return self.state.report.exit_code
         if self.state.target is None and self.state.target_error:
@@ -188,6 +215,8 @@ def make_app(
     cwd: str | None = None,
     environ: dict[str, str] | None = None,
     redactor: object | None = None,
+    limits: dict[str, float] | None = None,
+    unicode: bool | None = None,
     deps: WizardDeps | None = None,
 ) -> WizardApp:
     """The wizard, with the real engine for every dependency not given.
@@ -216,6 +245,8 @@ def make_app(
         "cwd": cwd,
         "environ": environ,
         "redactor": redactor,
+        "limits": limits,
+        "unicode": unicode,
     }
     deps = replace(deps, **{k: v for k, v in overrides.items() if v is not None})
     return WizardApp(deps)

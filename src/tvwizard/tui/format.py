@@ -8,24 +8,73 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from tvwizard.model import CheckStatus, Finding, ProbeRun, Report, RunStatus, Severity
+from tvwizard.tui import palette
 from tvwizard.units import duration  # noqa: F401  (the wizard's screens import it from here)
 
 LOG_LINES = 5000  # lines of a probe's log the discovery step keeps and shows
 
-# (mark, style) for a probe's outcome; styles are theme-neutral Rich colour names.
-OUTCOME = {
-    "ok": ("✓", "green"),
-    "warning": ("!", "yellow"),
-    "error": ("✗", "red"),
-    "crashed": ("crashed", "bold red"),
-    "timeout": ("timeout", "bold red"),
-    "failed": ("✗ failed", "red"),
-    "skipped": ("- skipped", "dim"),
-    "cancelled": ("cancelled", "yellow"),
-    "waiting": ("waiting", "dim"),
-    "running": ("running", "bold cyan"),
+# a probe outcome → the palette role of its style; its words are outcome_mark's
+_OUTCOME_ROLE = {
+    "ok": "ok",
+    "warning": "warning",
+    "error": "error",
+    "crashed": "error",
+    "timeout": "error",
+    "failed": "error",
+    "skipped": "muted",
+    "cancelled": "warning",
+    "waiting": "muted",
+    "running": "running",
 }
-SEVERITY = {Severity.ERROR: ("✗", "red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("•", "cyan")}
+_SEVERITY_ROLE = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
+_CHECK_OUTCOME = {
+    CheckStatus.OK: "ok",
+    CheckStatus.WARNING: "warning",
+    CheckStatus.ERROR: "error",
+    CheckStatus.CRASHED: "crashed",
+    CheckStatus.TIMEOUT: "timeout",
+    CheckStatus.SKIPPED: "skipped",
+    CheckStatus.INFO: "info",
+}
+
+
+def outcome_mark(outcome: str) -> tuple[str, str]:
+    """(mark, style) for a probe outcome (or a check's), for this terminal."""
+    role = _OUTCOME_ROLE.get(outcome, "info")
+    if outcome in ("ok", "warning", "error", "info"):
+        mark = palette.mark(outcome)
+    elif outcome == "failed":
+        mark = palette.mark("error") + " failed"
+    elif outcome == "skipped":
+        mark = "- skipped"
+    else:
+        mark = outcome
+    return mark, palette.style(role)
+
+
+def severity_mark(severity: Severity) -> tuple[str, str]:
+    role = _SEVERITY_ROLE.get(severity, "info")
+    return palette.mark(role), palette.style(role)
+
+
+def check_mark(status: CheckStatus) -> tuple[str, str]:
+    outcome = _CHECK_OUTCOME.get(status, "info")
+    if outcome == "skipped":
+        return "-", palette.style("muted")
+    return outcome_mark(outcome)
+
+
+def roots_summary(findings: list[Finding] | tuple[Finding, ...]) -> tuple[int, int, str]:
+    """(errors, warnings, words) for the root causes: the one count every screen shows."""
+    roots = [r for r, _ in roots_first(list(findings))]
+    errors = sum(1 for r in roots if r.severity is Severity.ERROR)
+    warnings = sum(1 for r in roots if r.severity is Severity.WARNING)
+    words = f"{errors} root cause" + ("" if errors == 1 else "s")
+    if warnings:
+        words += f", {warnings} warning" + ("" if warnings == 1 else "s")
+    return errors, warnings, words
+
+
 _CHECK_RANK = {
     CheckStatus.CRASHED: 5,
     CheckStatus.TIMEOUT: 5,
@@ -47,7 +96,7 @@ class ProbeState:
     started_at: float | None = None  # clock() when it started
     step: str = ""  # the step running now
     run: ProbeRun | None = None
-    outcome: str = "waiting"  # a key of OUTCOME
+    outcome: str = "waiting"  # a key of _OUTCOME_ROLE
     summary: str = ""
     # the last lines only, as many as the log view shows: a probe may print without end
     log: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
@@ -99,12 +148,13 @@ def outcome_of(run: ProbeRun, report: Report | None, findings: tuple[Finding, ..
 
 
 def state_text(state: ProbeState) -> Text:
-    mark, style = OUTCOME.get(state.outcome, ("?", ""))
-    text = Text(mark, style=style)
+    mark, style = outcome_mark(state.outcome)
+    text = Text()
+    text.append(mark, style=style)
     if state.phase == "running" and state.step:
-        text.append(f" · {state.step.replace('_', ' ')}", style="cyan")
+        text.append(f" {palette.mark('dot')} {state.step.replace('_', ' ')}", style=palette.style("info"))
     if state.summary:
-        text.append("  " + state.summary.splitlines()[0], style="")
+        text.append("  " + palette.text(state.summary.splitlines()[0]), style="")
     return text
 
 
@@ -121,7 +171,9 @@ def roots_first(findings: list[Finding]) -> list[tuple[Finding, list[Finding]]]:
 
 
 def finding_line(f: Finding) -> Text:
-    mark, style = SEVERITY.get(f.severity, ("•", ""))
-    text = Text(mark + " ", style=style)
-    text.append(f.title)
+    mark, style = severity_mark(f.severity)
+    text = Text()
+    text.append(mark, style=style)
+    text.append(" ")
+    text.append(palette.text(f.title), style=palette.style("strong") if f.severity is Severity.ERROR else "")
     return text

@@ -50,6 +50,10 @@ class WizardDeps:
     #: list of the others is one step back
     examine_now: bool = False
     redactor: object | None = None  # a tvwizard.report.redact.Redactor; None = this machine's
+    #: each probe's time limit in seconds (shown while waiting: "7 s of 180 s")
+    limits: Mapping[str, float] = field(default_factory=dict)
+    #: the terminal shows Unicode (default_deps asks the process's locale); None: from ``environ``
+    unicode: bool | None = None
 
 
 def _session_options(timeout: float | None):  # -> SessionOptions
@@ -121,12 +125,25 @@ def real_probe_rerunner(timeout: float | None = None) -> ProbeRerunner:
     return rerun
 
 
+def _limits(specs, timeout: float | None) -> dict[str, float]:
+    """Each probe's time limit as the session applies it (SessionOptions from --timeout)."""
+    opts = _session_options(timeout)
+    out = {}
+    for spec in specs:
+        limit = spec.timeout * opts.timeout_scale
+        if spec.live and opts.live_timeout is not None:
+            limit = opts.live_timeout
+        out[spec.name] = limit
+    return out
+
+
 def default_deps(python: str | None = None, timeout: float | None = None) -> WizardDeps:
     """The real thing: what ``tvwizard`` with no command runs."""
     from tvwizard.engine.registry import PROBES
     from tvwizard.envs import discover_environments
     from tvwizard.fixes.apply import apply_fix, check_runnable
     from tvwizard.target import default_candidate, resolve_target
+    from tvwizard.terminal import unicode_ok
 
     environ = dict(os.environ)
     cwd = os.getcwd()
@@ -150,8 +167,11 @@ def default_deps(python: str | None = None, timeout: float | None = None) -> Wiz
         discover_envs=lambda: discover_environments(cwd, os.path.expanduser("~"), environ),
         check_runnable=check_runnable,
         probes=[(s.name, s.title) for s in PROBES],
+        limits=_limits(PROBES, timeout),
         cwd=cwd,
         environ=environ,
         preselected=pre,
-        examine_now=bool(python),
+        # named with --python, or an activated env: examine it at once (the list is one step back)
+        examine_now=bool(python) or (pre is not None and pre[1].startswith("active ")),
+        unicode=unicode_ok(),
     )

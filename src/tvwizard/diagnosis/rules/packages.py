@@ -163,7 +163,9 @@ def version_mismatch(ev: Evidence) -> Finding | None:
     title = f"torchvision {vb.base} is made for torch {made_for or req or '?'}; your torch is {ev.torch_version()}"
     fixes = [f for f in (pair_torchvision_fix(ev, tb.base, tb.variant), newest_pair_fix(ev, tb.variant)) if f]
     return Finding(
-        caused_by=_stray_cause(ev),
+        # a CPU torch with a CUDA torchvision is one problem: the variant mismatch (which
+        # names the version too) is the root cause, the version gap one of its symptoms
+        caused_by=_stray_cause(ev) or ("build-variant-mismatch" if variant_conflict(tb, vb) else None),
         id="version-mismatch",
         severity=Severity.ERROR,
         title=title,

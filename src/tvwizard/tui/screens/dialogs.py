@@ -9,11 +9,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from tvwizard.model import Fix
+from tvwizard.tui import palette
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -32,17 +33,51 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Static(Text("Run this fix?", style="bold"), classes="dialog-title")
-            yield Static(Text(self.fix.title))
-            yield Static(Text("\n".join(self.fix.commands), style="bold"), id="confirm-commands")
-            notes = ["tvwizard runs exactly this, without a shell and never with sudo."]
-            if self.fix.download:
-                notes.append(f"It downloads {self.fix.download}.")
-            if self.fix.undo:
-                notes.append(f"Undo: {self.fix.undo}")
-            yield Static(Text(" ".join(notes), style="dim"), id="confirm-notes")
+            # the body scrolls; the buttons stay on screen however small the terminal
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(Text(palette.text(self.fix.title)))
+                commands = Text()
+                for i, command in enumerate(self.fix.commands):
+                    commands.append(("\n" if i else "") + "$ " + command, style="bold")
+                yield Static(commands, id="confirm-commands")
+                notes = ["tvwizard runs exactly this, without a shell and never with sudo."]
+                if self.fix.download:
+                    notes.append(f"It downloads {self.fix.download}.")
+                if self.fix.undo:
+                    notes.append(f"Undo: {self.fix.undo}")
+                yield Static(Text(palette.text(" ".join(notes))), id="confirm-notes")
             with Horizontal(classes="buttons"):
                 yield Button("Run it (y)", id="yes", variant="warning")
                 yield Button("Cancel (n)", id="no", variant="primary")
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class OverwriteDialog(ModalScreen[bool]):
+    """The export path names a file that exists: replace it only on an explicit yes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Replace it"),
+        Binding("n,escape", "answer(False)", "Keep it", key_display="n"),
+    ]
+    AUTO_FOCUS = "#no"
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(Text("Replace the file?", style="bold"), classes="dialog-title")
+            yield Static(Text(f"{self.path} exists. Replace it with this report?"))
+            with Horizontal(classes="buttons"):
+                yield Button("Replace (y)", id="yes", variant="warning")
+                yield Button("Keep it (n)", id="no", variant="primary")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -69,7 +104,6 @@ class ExportDialog(ModalScreen[str | None]):
                 Text(
                     "The file gets the redacted report shown in the preview. "
                     "Ending in .md, .json or .html picks the format.",
-                    style="dim",
                 )
             )
             yield Input(self.default, id="export-path")

@@ -18,11 +18,30 @@ from textual.widgets import DataTable, Log, ProgressBar, Static
 from textual.widgets.data_table import ColumnKey
 
 from tvwizard.engine.events import FindingsUpdated, ProbeEvent, ProbeFinished, ProbeLog, ProbeStarted, ProbeStep
-from tvwizard.model import Finding, Report, Severity, Target
-from tvwizard.tui.format import LOG_LINES, ProbeState, duration, outcome_of, roots_first, state_text
+from tvwizard.model import Finding, Report, Severity, StepResult, Target
+from tvwizard.tui import palette
+from tvwizard.tui.format import (
+    LOG_LINES,
+    ProbeState,
+    check_mark,
+    duration,
+    outcome_of,
+    roots_first,
+    roots_summary,
+    state_text,
+)
 from tvwizard.tui.screens.base import WizardScreen
 
-STEP_MARK = {"ok": "✓", "error": "✗", "skipped": "-", "crashed": "✗", "timeout": "✗"}
+
+def step_words(res: StepResult) -> tuple[str, str]:
+    """(mark, word) for a step that ended: "failed" when it or its data says so, never a ✓ for
+    a step whose import failed; whether it *matters* is the conclusion's (logged at the end)."""
+    failed = res.status in ("error", "crashed", "timeout") or res.data.get("ok") is False
+    if failed:
+        return palette.mark("error"), "failed" if res.status in ("ok", "error") else res.status
+    if res.status == "skipped":
+        return "-", "skipped"
+    return palette.mark("dot"), "ran"
 
 
 class DiscoveryScreen(WizardScreen):
@@ -39,6 +58,7 @@ class DiscoveryScreen(WizardScreen):
         Binding("a", "restart", "Run all again"),
     ]
     AUTO_FOCUS = "#probes"
+    WIDE = 150  # up to here the probe table gets the whole width (its State column needs it)
 
     def __init__(self, target: Target) -> None:
         super().__init__()
@@ -49,22 +69,25 @@ class DiscoveryScreen(WizardScreen):
         self.running = False
         self.cancelled = False
         self.error: str | None = None
+        self.shown_report: Report | None = None
 
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         t = self.target
         yield from self.compose_top()
-        line = Text("Examining ", style="dim")
+        line = Text.assemble(("Examining ", palette.style("muted")))
         line.append(t.python, style="bold")
         extra = ", ".join(x for x in (f"Python {t.version}" if t.version else "", t.env_kind, t.how_chosen) if x)
         if extra:
-            line.append(f"  ({extra})", style="dim")
+            line.append(f"  ({extra})", style=palette.style("muted"))
         yield Static(line, id="target-line")
         with Container(id="disc-body"):
             with Vertical(id="disc-left"):
                 yield DataTable(id="probes", cursor_type="row", show_cursor=True)
-                yield ProgressBar(id="progress", show_eta=False)
+                yield ProgressBar(
+                    id="progress", show_eta=False, show_bar=not palette.ascii_only()
+                )  # the bar is Unicode
                 yield Static("", id="early")
             yield Log(id="log", max_lines=LOG_LINES)
         yield from self.compose_bottom()
@@ -111,7 +134,11 @@ class DiscoveryScreen(WizardScreen):
             column = table.columns[ColumnKey("state")]
             column.auto_width, column.width = False, room
             if text.cell_len > room:
-                text.truncate(room, overflow="ellipsis")
+                if palette.ascii_only():
+                    text.truncate(max(1, room - 3))
+                    text.append("...")
+                else:
+                    text.truncate(room, overflow="ellipsis")
         table.update_cell(name, "state", text)
         table.update_cell(name, "time", Text(time, justify="right"))
 
@@ -133,6 +160,20 @@ class DiscoveryScreen(WizardScreen):
         for name, st in self.states.items():
             if st.phase == "running":
                 self._row(name)
+        if self.running:
+            self.wizard.state.waiting = self.waiting()
+            self._early()
+
+    def waiting(self) -> str:
+        """What the user waits for, with its limit: "import torchvision: 7 s of 180 s"."""
+        running = [st for st in self.states.values() if st.phase == "running" and st.started_at is not None]
+        if not running:
+            return ""
+        st = max(running, key=lambda s: self.wizard.deps.limits.get(s.name, 0))  # the slow one: the import
+        elapsed = max(0.0, self.wizard.deps.clock() - st.started_at)
+        what = st.step.replace("_", " ") if st.step else st.title
+        limit = self.wizard.deps.limits.get(st.name)
+        return f"{what}: {elapsed:.0f} s" + (f" of {limit:.0f} s" if limit else "")
 
     def _progress(self) -> None:
         done = sum(1 for s in self.states.values() if s.phase == "done")
@@ -152,37 +193,53 @@ class DiscoveryScreen(WizardScreen):
         st = self.states.get(self.selected or "")
         if st is None:
             return
-        log.border_title = f"Log · {st.title}"
+        log.border_title = f"Log {palette.mark('dot')} {st.title}"
         log.write_lines(st.log or ["(no output yet)" if st.phase != "done" else "(no output)"])
+        # the end (the conclusion) in view once the lines are laid out: a scrollbar that appears
+        # with a long line would otherwise hide the last ones
+        self.call_after_refresh(log.scroll_end, animate=False)
 
     def _early(self) -> None:
         early = self.query_one("#early", Static)
         report = self.wizard.state.report if not self.running else None
+        muted, err = palette.style("muted"), palette.style("error")
         text = Text()
         if self.error:
-            text.append(f"✗ The run failed: {self.error}", style="red")
+            text.append(f"{palette.mark('error')} The run failed: {self.error}", style=err)
         elif self.cancelled:
-            text.append("Cancelled. ", style="yellow")
-            text.append("a runs every probe again; b goes back.", style="dim")
+            text.append("Cancelled. ", style=palette.style("warning"))
+            text.append("a runs every probe again; b goes back.")
         elif report is not None and report.verdict == "works":
-            text.append("✓ torchvision works", style="bold green")
-            text.append(" · n shows the details", style="dim")
+            text.append(f"{palette.mark('ok')} torchvision works", style="bold " + palette.style("ok"))
+            text.append(" - n shows the details", style=muted)
         elif report is not None:
-            roots = [r for r, _ in roots_first(report.findings) if r.severity is not Severity.INFO]
-            text.append(f"{len(roots)} root cause(s) found", style="bold red" if roots else "bold")
-            text.append(" · n shows them and their fixes", style="dim")
+            _errors, _warnings, words = roots_summary(report.findings)
+            if report.verdict == "broken":
+                text.append(f"{palette.mark('error')} torchvision is broken here: ", style=err)
+            text.append(f"{words}", style="bold")
+            text.append(". n shows them and their fixes.")
+            self._roots(text, report.findings)
         else:
+            waiting = self.waiting()
+            if waiting:
+                text.append(f"{waiting}; c cancels", style=palette.style("running"))
+            else:
+                text.append("Probing...", style=muted)
             roots = [r for r, _ in roots_first(list(self.findings)) if r.severity is not Severity.INFO]
             if roots:
-                text.append("Found so far", style="bold")
-                text.append(" (the import still runs):", style="dim")
-                for r in roots[:3]:
-                    mark = "✗" if r.severity is Severity.ERROR else "!"
-                    text.append(f"\n {mark} ", style="red" if r.severity is Severity.ERROR else "yellow")
-                    text.append(r.title)
-            else:
-                text.append("Probing…", style="dim")
+                text.append("\nFound so far", style="bold")
+                text.append(" (n shows them now):")
+                self._roots(text, self.findings)
         early.update(text)
+
+    def _roots(self, text: Text, findings) -> None:
+        roots = [r for r, _ in roots_first(list(findings)) if r.severity is not Severity.INFO]
+        for r in roots[:3]:
+            role = "error" if r.severity is Severity.ERROR else "warning"
+            text.append(f"\n {palette.mark(role)} ", style=palette.style(role))
+            text.append(palette.text(r.title))
+        if len(roots) > 3:
+            text.append(f"\n {palette.mark('more')} {len(roots) - 3} more: n shows them all")
 
     # -- events from the engine --------------------------------------------------------------
 
@@ -195,7 +252,8 @@ class DiscoveryScreen(WizardScreen):
                 return
             again = st.phase == "done"
             st.phase, st.started_at, st.outcome, st.step, st.summary = "running", clock(), "running", "", ""
-            self._log(ev.probe, "▶ started again without the step that failed" if again else "▶ started")
+            start = palette.mark("start")
+            self._log(ev.probe, f"{start} started again without the step that failed" if again else f"{start} started")
             self._row(ev.probe)
             self._progress()
         elif isinstance(ev, ProbeLog):
@@ -207,23 +265,24 @@ class DiscoveryScreen(WizardScreen):
                 return
             if ev.phase == "start":
                 st.step = ev.step
-                self._log(ev.probe, f"→ {ev.step.replace('_', ' ')}")
+                self._log(ev.probe, f"{palette.mark('arrow')} {ev.step.replace('_', ' ')}")
             else:
                 st.step = ""
                 res = ev.result
                 if res is not None:
-                    mark = STEP_MARK.get(res.status, "•")
-                    self._log(
-                        ev.probe, f"  {mark} {ev.step.replace('_', ' ')}: {res.status} ({duration(res.duration)})"
-                    )
+                    mark, word = step_words(res)
+                    self._log(ev.probe, f"  {mark} {ev.step.replace('_', ' ')}: {word} ({duration(res.duration)})")
             self._row(ev.probe)
+            if self.running:
+                self._early()
         elif isinstance(ev, ProbeFinished):
             st = self.states.get(ev.probe)
             if st is None:
                 return
             st.phase, st.run, st.step = "done", ev.run, ""
             st.outcome, st.summary = outcome_of(ev.run, None, self.findings)
-            self._log(ev.probe, f"■ finished: {ev.run.status} in {duration(ev.run.duration)}")
+            how = "" if ev.run.status == "ok" else f" ({ev.run.status})"
+            self._log(ev.probe, f"{palette.mark('end')} probe finished{how} in {duration(ev.run.duration)}")
             if ev.run.error:
                 self._log(ev.probe, f"  {ev.run.error}")
             for line in (ev.run.fault or "").strip().splitlines():
@@ -232,14 +291,21 @@ class DiscoveryScreen(WizardScreen):
             self._progress()
         elif isinstance(ev, FindingsUpdated):
             self.findings = ev.findings
+            self.wizard.state.findings_so_far = ev.findings
             for name, st in self.states.items():
                 if st.phase == "done" and st.run is not None:
                     st.outcome, st.summary = outcome_of(st.run, None, self.findings)
                     self._row(name)
             self._early()
 
-    def _finish(self, report: Report) -> None:
+    def _finish(self, report: Report, *, elsewhere: bool = False) -> None:
+        """Show ``report``: each probe's state, and at the end of its log the conclusion's
+        checklist lines for it, the same lines the findings step and the report show.
+
+        ``elsewhere``: the report came from a check made on another step (after a fix): the
+        logs are that check's."""
         self.wizard.state.report = report
+        self.shown_report = report
         self.findings = tuple(report.findings)
         for run in report.probes:
             st = self.states.get(run.name)
@@ -247,8 +313,23 @@ class DiscoveryScreen(WizardScreen):
                 continue
             st.phase, st.run, st.step = "done", run, ""
             st.outcome, st.summary = outcome_of(run, report, report.findings)
+            if elsewhere:
+                st.log = ["(checked again after a fix)", *(line.text for line in run.log)]
+            if "Conclusion:" in st.log:  # a re-run: the new conclusion replaces the old
+                del st.log[st.log.index("Conclusion:") :]
+            st.log.append("Conclusion:")
+            for check in (c for c in report.checks if c.probe == run.name):
+                mark, _style = check_mark(check.status)
+                st.log.append(f"  {mark} {check.title}: {palette.text(check.summary)}")
             self._row(run.name)
         self._progress()
+        self._show_log()
+        self._early()
+
+    def on_screen_resume(self) -> None:
+        report = self.wizard.state.report
+        if report is not None and report is not self.shown_report and not self.running:
+            self._finish(report, elsewhere=True)
 
     def _set_running(self, running: bool) -> None:
         self.running = running
@@ -287,6 +368,7 @@ class DiscoveryScreen(WizardScreen):
     async def run_all(self) -> None:
         self.cancelled, self.error = False, None
         self.wizard.state.report = None
+        self.wizard.state.findings_so_far = ()
         self.findings = ()
         for name, st in self.states.items():
             st.reset()
@@ -319,14 +401,15 @@ class DiscoveryScreen(WizardScreen):
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # hidden, not greyed: the footer lists only what works now
         if action == "next":
-            return None if self.running or self.wizard.state.report is None else True
+            return self.running or self.wizard.state.report is not None
         if action == "rerun":
-            return None if self.running or self.wizard.state.report is None else True
+            return not self.running and self.wizard.state.report is not None
         if action == "cancel":
-            return True if self.running else None
+            return self.running
         if action == "restart":
-            return None if self.running else True
+            return not self.running
         return True
 
     @on(DataTable.RowHighlighted, "#probes")
@@ -335,7 +418,8 @@ class DiscoveryScreen(WizardScreen):
         self._show_log()
 
     def action_next(self) -> None:
-        if not self.running and self.wizard.state.report is not None:
+        """The findings: the conclusion, or (while the import runs) the findings so far."""
+        if self.running or self.wizard.state.report is not None:
             self.wizard.show_findings()
 
     def action_rerun(self) -> None:

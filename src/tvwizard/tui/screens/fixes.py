@@ -16,22 +16,48 @@ from textual.widgets.option_list import Option
 
 from tvwizard.fixes.shell import LABELS, fix_lines, next_shell
 from tvwizard.model import Finding, Fix
+from tvwizard.tui import palette
 from tvwizard.tui.screens.base import WizardScreen
 from tvwizard.tui.widgets.detail import fix_detail
+
+
+class CommandBlock(TextArea):
+    """One command: unwrapped (scroll sideways with the arrows), focusable, copied alone by c."""
+
+    DEFAULT_CSS = """
+    CommandBlock {
+        height: 2;
+        border: none;
+        padding: 0 1;
+        margin-bottom: 1;
+        scrollbar-size-horizontal: 1;
+    }
+    CommandBlock:focus {
+        border: none;
+        background: $boost;
+    }
+    """
+
+    def __init__(self, command: str, number: int) -> None:
+        super().__init__(command, read_only=True, soft_wrap=False, show_cursor=False, classes="command")
+        self.command = command
+        self.number = number
+        self.cursor_blink = False
 
 
 class FixScreen(WizardScreen):
     STEP = 4
     HELP = (
-        "c copies the commands to your clipboard through the terminal (OSC 52: works over SSH "
-        "when your terminal allows it); they are also plain text you can select. a runs the fix "
-        "for you, after showing the exact command; then every probe runs again to check it "
-        "worked. s switches the shell env-var lines are written for."
+        "c copies the commands: it sends them to the terminal's clipboard (OSC 52: works over SSH "
+        "when your terminal allows it) and, inside tmux, to tmux's paste buffer. Each command is "
+        "its own block: tab to one and c copies only that one; the arrows scroll a long one. a runs "
+        "the fix for you, after showing the exact command; then every probe runs again to check it "
+        "worked. s switches the shell env-var lines are written for. n goes on to the report."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next", "Report"),
         Binding("c", "copy", "Copy"),
-        Binding("a", "apply", "Apply…"),
+        Binding("a", "apply", "Apply..."),
         Binding("s", "shell", "Shell"),
         *[Binding(str(i), f"choose({i})", f"Fix {i}", show=False) for i in range(1, 10)],
     ]
@@ -50,21 +76,22 @@ class FixScreen(WizardScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_top()
         head = Text("Fix: ", style="bold")
-        head.append(self.finding.title)
+        head.append(palette.text(self.finding.title))
         yield Static(head, id="fix-for")
         yield OptionList(
-            *[Option(Text(f"{i}. {f.title}"), id=str(i - 1)) for i, f in enumerate(self.finding.fixes, 1)],
+            *[
+                Option(Text(f"{i}. {palette.text(f.title)}"), id=str(i - 1))
+                for i, f in enumerate(self.finding.fixes, 1)
+            ],
             id="fix-choices",
         )
         with VerticalScroll(id="fix-info"):
             yield Static("", id="fix-why")
-        yield TextArea("", id="fix-commands", read_only=True, soft_wrap=True, show_cursor=False)
+        yield VerticalScroll(id="fix-commands")
         yield Static("", id="fix-status")
         yield from self.compose_bottom()
 
     def on_mount(self) -> None:
-        area = self.query_one("#fix-commands", TextArea)
-        area.cursor_blink = False
         self.query_one("#fix-choices", OptionList).highlighted = 0
         self._show()
 
@@ -74,13 +101,17 @@ class FixScreen(WizardScreen):
     def _show(self) -> None:
         fix = self.fix
         self.query_one("#fix-why", Static).update(fix_detail(fix))
-        area = self.query_one("#fix-commands", TextArea)
+        box = self.query_one("#fix-commands", VerticalScroll)
+        box.remove_children()
         lines = self.lines()
-        area.load_text("\n".join(lines) if lines else "(nothing to run: follow the steps above by hand)")
-        if fix.kind == "env":
-            area.border_title = f"For {LABELS[self.wizard.state.shell]} (s: other shells)"
+        if lines:
+            box.mount_all(CommandBlock(line, n) for n, line in enumerate(lines, 1))
         else:
-            area.border_title = "Commands"
+            box.mount(Static("(nothing to run: follow the steps above by hand)"))
+        if fix.kind == "env":
+            box.border_title = f"For {LABELS[self.wizard.state.shell]} (s: other shells)"
+        else:
+            box.border_title = "Commands" + (" (one per block; tab to one, c copies it)" if len(lines) > 1 else "")
         self.refusal = None
         target = self.wizard.state.target
         if fix.kind != "env" or not fix.env:
@@ -88,17 +119,27 @@ class FixScreen(WizardScreen):
                 self.wizard.deps.check_runnable(fix, (target.executable or target.python) if target else "")
             except Exception as exc:
                 self.refusal = str(exc)
+        self._status()
+        self.refresh_bindings()
+
+    def _status(self, done: str = "") -> None:
+        fix = self.fix
         status = Text()
-        if fix.kind == "env" and fix.env:
+        if done:
+            status.append(done + "\n", style=palette.style("ok"))
+        if self.wizard.state.report is None:
+            status.append("The probes still run: a (apply and check) comes when they are done. ")
+        elif fix.kind == "env" and fix.env:
             status.append(
-                "Run these lines in your shell, then start Python again; a checks them first (nothing is changed). ",
-                style="",
+                "Run these lines in your shell, then start Python again; a checks them first (nothing is changed). "
             )
         elif self.refusal is None:
-            status.append("a runs it for you (after you confirm). ", style="")
-        status.append("c copies it.", style="dim")
+            status.append("a runs it for you (after you confirm), then checks again. ")
+        else:
+            status.append(f"tvwizard does not run this one ({palette.text(self.refusal)}): run it yourself. ")
+        if self.lines():
+            status.append("c copies it.", style=palette.style("muted"))
         self.query_one("#fix-status", Static).update(status)
-        self.refresh_bindings()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option_index != self.index:
@@ -108,17 +149,19 @@ class FixScreen(WizardScreen):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.index = event.option_index
         self._show()
-        self.query_one("#fix-commands", TextArea).focus()
+        blocks = self.query(CommandBlock)
+        if blocks:
+            blocks.first().focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "apply":
-            return True if self.refusal is None else None
+            if self.wizard.state.report is None:
+                return False
+            return (self.fix.kind == "env" and bool(self.fix.env)) or self.refusal is None
         if action == "shell":
             return self.fix.kind == "env"
         if action == "copy":
-            return True if self.lines() else None
-        if action == "choose":
-            return True
+            return bool(self.lines())
         return True
 
     def action_choose(self, n: int) -> None:
@@ -126,16 +169,19 @@ class FixScreen(WizardScreen):
             self.query_one("#fix-choices", OptionList).highlighted = n - 1
 
     def action_copy(self) -> None:
+        from tvwizard.tui.clipboard import send
+
         lines = self.lines()
         if not lines:
             return
-        text = "\n".join(lines)
-        self.app.copy_to_clipboard(text)
-        what = "line" if len(lines) == 1 else "lines"
-        self.query_one("#fix-status", Static).update(
-            Text(f"Copied {len(lines)} {what} to the clipboard (via your terminal; or select the text).", style="green")
-        )
-        self.notify("Copied to the clipboard", timeout=2)
+        focused = self.focused
+        if isinstance(focused, CommandBlock) and len(lines) > 1:
+            text, what = focused.command, f"Command {focused.number} of {len(lines)}"
+        else:
+            text = "\n".join(lines)
+            what = "The command" if len(lines) == 1 else f"All {len(lines)} lines"
+        where = send(self.app, text, self.wizard.deps.environ)
+        self._status(f"{what} {'was' if what.startswith(('The', 'Command')) else 'were'} {where}. Or select the text.")
 
     def action_shell(self) -> None:
         if self.fix.kind == "env":
@@ -143,8 +189,7 @@ class FixScreen(WizardScreen):
             self._show()
 
     def action_apply(self) -> None:
-        if self.refusal is not None:
-            self.notify(self.refusal, severity="warning")
+        if not self.check_action("apply", ()):
             return
         from tvwizard.tui.screens.dialogs import ConfirmDialog
 

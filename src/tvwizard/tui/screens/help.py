@@ -12,11 +12,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from tvwizard.tui.base_app import TEXTUAL_OWN
+
 GENERAL = (
     ("?", "this help"),
     ("ctrl+p", "command palette: every action, the steps, themes"),
     ("tab", "next pane; ↑↓ move; enter chooses"),
-    ("q / ctrl+q", "quit (exit code 0 works, 1 problems, 2 unusable target)"),
+    ("q / ctrl+c / ctrl+q", "quit (exit code 0 works, 1 problems, 2 unusable target; 0 before a verdict)"),
 )
 
 
@@ -50,8 +52,10 @@ class HelpScreen(ModalScreen[None]):
         seen: set[str] = set()
         for key, binding in self.for_screen.active_bindings.items():
             b = binding.binding
-            # the step's own keys and the app's; not the focused widget's cursor keys
-            if binding.node not in (self.for_screen, self.app) or not b.description or b.action in seen:
+            # the step's and the app's keys, not Textual's own focus/copy bindings
+            if binding.node not in (self.for_screen, self.app) or not b.description or b.action in TEXTUAL_OWN:
+                continue
+            if b.action in seen or not binding.enabled:
                 continue
             seen.add(b.action)
             table.add_row(b.key_display or key, b.description)

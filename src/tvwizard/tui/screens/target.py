@@ -18,7 +18,19 @@ from textual.widgets.option_list import Option
 
 from tvwizard.envs import EnvCandidate
 from tvwizard.target import TargetError
+from tvwizard.tui import palette
 from tvwizard.tui.screens.base import WizardScreen
+
+MIN_PYTHON = "3.8"
+
+
+def too_old(cand: EnvCandidate) -> bool:
+    """A Python older than 3.8: the probes cannot run there, so it is listed, not offered."""
+    parts = cand.version.split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) < (3, 8)
+    except (IndexError, ValueError):
+        return False
 
 
 def _short(path: str, home: str) -> str:
@@ -50,7 +62,7 @@ class TargetScreen(WizardScreen):
         yield from self.compose_top()
         yield Static("Which Python should tvwizard examine?", id="question", classes="title")
         yield Static(
-            "↑↓ choose, enter examines it. Or type the path to an interpreter or env folder.",
+            palette.text("↑↓ choose, enter (or n) examines it; / types a path to an interpreter or env folder."),
             id="hint",
             classes="hint",
         )
@@ -75,33 +87,48 @@ class TargetScreen(WizardScreen):
             self.examine(python, how, preselected=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return action != "back"  # nothing before the first step
+        if action == "back":  # nothing before the first step; Esc only leaves the Path field
+            return self.query_one("#path", Input).has_focus
+        return True
+
+    def action_back(self) -> None:
+        path = self.query_one("#path", Input)
+        if path.has_focus:
+            self.query_one("#envs", OptionList).focus()
 
     # -- the list --------------------------------------------------------------------------
 
     def _prompt(self, python: str, how: str | None, cand: EnvCandidate | None) -> Text:
+        muted = palette.style("muted")
         text = Text()
         if cand is None:
-            text.append("● ", style="green")
+            text.append(f"{palette.mark('selected')} ", style=palette.style("ok"))
             text.append(_short(python, self.home), style="bold")
-            text.append(f"  {how}", style="dim")
+            text.append(f"  {how}", style=muted)
             return text
         text.append("  ")
         text.append(cand.name, style="bold")
         version = f" {cand.version}" if cand.version and cand.version != cand.name else ""
-        text.append(f"  {cand.kind}{version}", style="dim")
+        text.append(f"  {cand.kind}{version}", style=muted)
+        if too_old(cand):
+            text.append(f"  not supported: tvwizard's probes need Python {MIN_PYTHON}+", style=palette.style("warning"))
         if cand.kernels:
             text.append("  kernel " + ", ".join(f'"{k}"' for k in cand.kernels), style="magenta")
-        text.append(f"\n    {_short(cand.python, self.home)}", style="dim")
+        text.append(f"\n    {_short(cand.python, self.home)}", style=muted)
         if cand.source and cand.kind != "jupyter":
-            text.append(f"  ({cand.source})", style="dim")
+            text.append(f"  ({cand.source})", style=muted)
         return text
 
     def _refresh_options(self) -> None:
         ol = self.query_one("#envs", OptionList)
         highlighted = ol.highlighted
         ol.clear_options()
-        ol.add_options([Option(self._prompt(*e), id=str(i)) for i, e in enumerate(self.entries)])
+        ol.add_options(
+            [
+                Option(self._prompt(*e), id=str(i), disabled=bool(e[2] and too_old(e[2])))
+                for i, e in enumerate(self.entries)
+            ]
+        )
         if self.entries:
             ol.highlighted = highlighted if highlighted is not None and highlighted < len(self.entries) else 0
         else:
@@ -158,6 +185,11 @@ class TargetScreen(WizardScreen):
 
     def examine_entry(self, index: int) -> None:
         python, how, cand = self.entries[index]
+        if cand is not None and too_old(cand):
+            self._status(
+                f"Python {cand.version} is not supported: tvwizard's probes need Python {MIN_PYTHON}+.", "warning"
+            )
+            return
         if cand is None:
             self.examine(python, how or "", preselected=True)
         else:

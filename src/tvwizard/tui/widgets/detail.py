@@ -5,54 +5,85 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from tvwizard.model import Finding, Fix
-from tvwizard.tui.format import SEVERITY
+from tvwizard.model import Finding, Fix, Severity
+from tvwizard.tui import palette
+from tvwizard.tui.format import severity_mark
 
 MAX_EVIDENCE_LINES = 12
 
 
+def no_fix_words(f: Finding, cause: Finding | None) -> str:
+    """Why a finding has no fix here, and what to do next: never a silent dead end."""
+    if cause is not None and cause.fixes:
+        return f"Fix its cause and this goes too: f shows the fix for {cause.id}."
+    if cause is not None:
+        return (
+            f"Its cause ({cause.id}) has no fix tvwizard can write for this environment. Next: the evidence "
+            "above names the file and where it came from; n, n writes a report to share with whoever "
+            "maintains this environment."
+        )
+    if f.severity is not Severity.ERROR:
+        return "Nothing to do unless it bothers you: torchvision's verdict does not depend on it."
+    return (
+        "tvwizard knows no command that fixes this in this environment. Next: the evidence above says which "
+        "file and why; d checks again after you change something; n, n writes a report for a ticket."
+    )
+
+
 def finding_detail(f: Finding, symptoms: list[Finding], cause: Finding | None = None) -> RenderableType:
-    mark, style = SEVERITY.get(f.severity, ("•", ""))
+    mark, style = severity_mark(f.severity)
+    muted = palette.style("muted")
     parts: list[RenderableType] = []
     head = Text()
-    head.append(f"{mark} ", style=style)
-    head.append(f.title, style="bold")
-    head.append(f"  {f.id}", style="dim")
+    head.append(mark, style=style)
+    head.append(" ")
+    head.append(palette.text(f.title), style="bold")
+    head.append(f"  {f.id}", style=muted)
     parts.append(head)
     if cause is not None:
-        parts.append(Text.assemble(("Symptom of: ", "dim"), (cause.title, "")))
+        parts.append(Text.assemble(("Symptom of: ", muted), (palette.text(cause.title), "")))
     if f.explanation:
         parts.append(Text(""))
-        parts.append(Text(f.explanation))
+        parts.append(Text(palette.text(f.explanation)))
     if symptoms:
         parts.append(Text(""))
         parts.append(Text("What it causes", style="bold"))
         for s in symptoms:
-            smark, sstyle = SEVERITY.get(s.severity, ("•", ""))
-            parts.append(Text.assemble("  ↳ ", (smark + " ", sstyle), s.title, (f"  {s.id}", "dim")))
+            smark, sstyle = severity_mark(s.severity)
+            parts.append(
+                Text.assemble(
+                    f"  {palette.mark('symptom')} ", (smark + " ", sstyle), palette.text(s.title), (f"  {s.id}", muted)
+                )
+            )
     if f.evidence:
         parts.append(Text(""))
         parts.append(Text("Evidence", style="bold"))
         for e in f.evidence:
-            parts.append(Text.assemble("  ", (f"{e.probe} / {e.fact}", "cyan")))
+            parts.append(Text.assemble("  ", (f"{e.probe} / {e.fact}", palette.style("info"))))
             lines = (e.detail or "").strip().splitlines()
             if len(lines) > MAX_EVIDENCE_LINES:
-                lines = [f"… {len(lines) - MAX_EVIDENCE_LINES} lines above", *lines[-MAX_EVIDENCE_LINES:]]
+                lines = [
+                    f"{palette.mark('more')} {len(lines) - MAX_EVIDENCE_LINES} lines above",
+                    *lines[-MAX_EVIDENCE_LINES:],
+                ]
             for line in lines:
-                parts.append(Text("    " + line, style="dim"))
+                parts.append(Text("    " + palette.text(line), style=muted))
+    parts.append(Text(""))
     if f.fixes:
-        parts.append(Text(""))
         parts.append(Text("Fixes", style="bold"))
         for i, fix in enumerate(f.fixes, 1):
-            parts.append(Text.assemble(f"  {i}. ", fix.title))
-        parts.append(Text("  press f to see the commands", style="dim"))
+            parts.append(Text.assemble(f"  {i}. ", palette.text(fix.title)))
+        parts.append(Text("  f (or n) shows the commands", style=muted))
+    else:
+        parts.append(Text("No fix here", style="bold"))
+        parts.append(Text("  " + no_fix_words(f, cause)))
     return Group(*parts)
 
 
 def fix_detail(fix: Fix) -> RenderableType:
-    parts: list[RenderableType] = [Text(fix.title, style="bold")]
+    parts: list[RenderableType] = [Text(palette.text(fix.title), style="bold")]
     if fix.why:
-        parts.append(Text(fix.why))
+        parts.append(Text(palette.text(fix.why)))
     facts = []
     if fix.changes:
         facts.append(("Changes", fix.changes))
@@ -63,5 +94,5 @@ def fix_detail(fix: Fix) -> RenderableType:
     if fix.restart:
         facts.append(("Then", "restart Python (or the notebook kernel)"))
     for label, value in facts:
-        parts.append(Text.assemble((f"{label}: ", "bold"), value))
+        parts.append(Text.assemble((f"{label}: ", "bold"), palette.text(value)))
     return Group(*parts)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tvwizard.tui import palette
+
 STEPS = ("Target", "Discovery", "Findings", "Fixes", "Report")
 
 
@@ -14,14 +16,14 @@ def step_text(current: int, width: int = 200) -> Text:
     short = width < 70
     for i, name in enumerate(STEPS, 1):
         if i > 1:
-            text.append(" › ", style="dim")
+            text.append(f" {palette.mark('next')} ", style=palette.style("muted"))
         label = f"{i} {name}" if not short or i == current else str(i)
         if i == current:
             text.append(f" {label} ", style="bold reverse")
         elif i < current:
             text.append(label, style="")
         else:
-            text.append(label, style="dim")
+            text.append(label, style=palette.style("muted"))
     return text
 
 
