@@ -20,9 +20,12 @@ Data::
       "focus": {key: [ {…dist but "requires"…, "path": "<full dist-info path>", "requested": bool,
                         "top_level": [str], "direct_url": {"url", "editable"}|null,
                         "wheel_tags": [str], "record": {"files": int,
-                        "native_missing": [str], "native": int}|null}, … ]},
+                        "native_missing": [str], "native": int,
+                        "native_changed": [{"path", "size", "record_size"}]}|null}, … ]},
                # torch, torchvision, torchaudio, numpy, pillow, triton, pytorch-triton*,
                # nvidia-*, cuda-*; one entry per copy, sys.path order
+      "shared_files": [{"path": rel, "loc": int, "owners": [{"name", "key", "version", "meta"}]}],
+                                   # compiled files two dists' RECORDs list (one overwrote the other)
       "version_py": {"torch": {"path": str, "found": bool, "values": {"__version__": …,
                                "cuda": …, "hip": …, "git_version": …, "debug": …},
                                "dynamic": ["cuda"],   # assigned, but not to a literal
@@ -236,21 +239,60 @@ def _record(meta):
     files = 0
     native = 0
     missing = []
+    changed = []
     for line in _read(p).splitlines():
-        rel = line.split(",", 1)[0]
+        parts = line.rsplit(",", 2)
+        rel = parts[0] if len(parts) == 3 else line.split(",", 1)[0]
         if not rel:
             continue
         files += 1
         if _NATIVE.search(rel):
             native += 1
-            if not os.path.exists(os.path.join(root, rel)):
+            try:
+                size = os.stat(os.path.join(root, rel)).st_size
+            except OSError:
                 missing.append(rel)
+                continue
+            want = parts[2] if len(parts) == 3 else ""
+            if want.isdigit() and int(want) != size:  # a stat per file: sizes always, hashes never here
+                changed.append({"path": rel, "size": size, "record_size": int(want)})
     return {
         "files": files,
         "native": native,
         "native_missing": missing[:50],
         "native_missing_count": len(missing),
+        "native_changed": changed[:50],
     }
+
+
+def shared_files(dists, locations):
+    """Compiled files that the RECORDs of two or more distributions in one folder list.
+
+    A second wheel that writes a path another wheel owns (two NCCL wheels for different CUDA
+    majors both write ``nvidia/nccl/lib/libnccl.so.2``) overwrites it; the RECORD of the
+    last one written wins on disk.  Every dist's RECORD is read (compiled lines only)."""
+    claims = {}
+    for d in dists:
+        loc = d.get("loc")
+        if not isinstance(loc, int) or not d.get("meta", "").endswith(".dist-info"):
+            continue
+        root = locations[loc] or os.curdir
+        p = os.path.join(root, d["meta"], "RECORD")
+        try:
+            text = _read(p)
+        except OSError:
+            continue
+        for line in text.splitlines():
+            rel = line.split(",", 1)[0]
+            if rel and _NATIVE.search(rel):
+                claims.setdefault((loc, rel), []).append(
+                    {"name": d.get("name"), "key": d.get("key"), "version": d.get("version"), "meta": d.get("meta")}
+                )
+    out = []
+    for (loc, rel), owners in sorted(claims.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if len({o["key"] for o in owners}) > 1:
+            out.append({"path": rel, "loc": loc, "owners": owners})
+    return out[:50]
 
 
 def _top_level(meta):
@@ -475,6 +517,8 @@ def run(ctx):
         return out
 
     interpreter.collect(ctx, data, "focus", focus)
+    if want_record:
+        interpreter.collect(ctx, data, "shared_files", lambda: shared_files(dists, data.get("locations") or []))
 
     def version_py():
         out = {}

@@ -34,6 +34,21 @@ import warnings
 
 from ._api import StepFailed, format_exception
 
+
+def _provenance(d, *texts):
+    """Add where the files an error names came from (owner, RECORD, sys.path entry, ABI).
+
+    Only a failing step pays for it; a failure here is recorded, never raised."""
+    try:
+        from . import _provenance
+
+        paths = _provenance.paths_in(*texts)
+        if paths:
+            d["provenance"] = _provenance.describe(paths)
+    except Exception as exc:
+        d["provenance_error"] = format_exception(exc)
+
+
 # Boxes (x1, y1, x2, y2) and scores chosen so every IoU is far from the 0.5 threshold:
 # float rounding on any device cannot change the answer.
 BOXES = [
@@ -198,6 +213,7 @@ def step_import_torch(ctx, state):
         if torch is None:
             d["ok"] = False
             d["error"] = format_exception(error)
+            _provenance(d, d["error"].get("message", ""), d["error"].get("traceback", ""))
             raise StepFailed("import torch failed: %s" % error)
         d["ok"] = True
         state["torch"] = torch
@@ -223,6 +239,7 @@ def step_import_torchvision(ctx, state):
         state["torchvision"] = module
         state["first_ok"] = module is not None
         if module is None:
+            _provenance(d, d["error"].get("message", ""), d["error"].get("traceback", ""))
             raise StepFailed(d["error"]["message"])
 
 
@@ -276,6 +293,9 @@ def step_extensions(ctx, state):
             entry["seconds"] = round(time.perf_counter() - start, 6)
             results.append(entry)
         d["files"] = results
+        failed = [e["error"] for e in results if not e["loaded"]]
+        if failed:
+            _provenance(d, *failed)
         torch = state["torch"]
         ops = {}
         for op in ("nms", "roi_align", "deform_conv2d", "_cuda_version"):
