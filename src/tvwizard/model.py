@@ -124,8 +124,8 @@ class ProbeRun:
 
 
 @dataclass
-class Evidence:
-    """A fact a finding rests on: which probe saw it, and the exact text."""
+class Fact:
+    """A fact a finding rests on: which probe saw it, and the exact text (a finding's ``evidence``)."""
 
     probe: str
     fact: str
@@ -176,7 +176,7 @@ class Finding:
     severity: Severity
     title: str
     explanation: str = ""
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[Fact] = field(default_factory=list)
     fixes: list[Fix] = field(default_factory=list)
     caused_by: str | None = None  # id of the root cause this finding is a symptom of
     checks: list[str] = field(default_factory=list)  # checklist lines this finding explains
@@ -200,7 +200,7 @@ class Finding:
             severity=Severity(d["severity"]),
             title=d["title"],
             explanation=d.get("explanation", ""),
-            evidence=[Evidence(**e) for e in d.get("evidence", [])],
+            evidence=[Fact(**e) for e in d.get("evidence", [])],
             fixes=[Fix.from_dict(f) for f in d.get("fixes", [])],
             caused_by=d.get("caused_by"),
             checks=list(d.get("checks", [])),

@@ -429,7 +429,7 @@ def on_event(ev):
         boom()
 
 if where == "evidence":  # fails in the session itself, while the live probe's process starts
-    import tvwizard.diagnosis.evidence as evidence
+    import tvwizard.facts.evidence as evidence
     evidence.Evidence = boom
 try:
     asyncio.run(run_session(resolve_target(sys.executable), SessionOptions(collect_host=False), on_event))

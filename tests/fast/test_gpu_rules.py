@@ -21,8 +21,8 @@ from test_system_gpu import A100, HEADER, K80, NO_DRIVER, RTX4090, FakeNVML, fak
 
 from tvwizard.diagnosis.checks import build_checks
 from tvwizard.diagnosis.engine import diagnose
-from tvwizard.diagnosis.evidence import Evidence
-from tvwizard.diagnosis.rules.gpu import arch_covers
+from tvwizard.facts.evidence import Evidence
+from tvwizard.facts.gpu import arch_covers
 from tvwizard.gpu import collect_gpus
 from tvwizard.model import Finding, ProbeRun, RunStatus, Severity, StepResult, Target
 
@@ -260,7 +260,7 @@ TOO_OLD = (
 
 
 def test_torchs_warning_reads_as_the_sentence_a_person_needs() -> None:
-    from tvwizard.diagnosis.evidence import brief, clean_torch_warning
+    from tvwizard.facts.evidence import brief, clean_torch_warning
 
     clean = clean_torch_warning(TOO_OLD)
     assert clean.startswith("The NVIDIA driver on your system is too old (found version 11040).")

@@ -20,7 +20,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from tvwizard.diagnosis import knowledge as kb
+from tvwizard.facts import knowledge as kb
 
 DATA = kb.load_data()
 RELEASES = kb.releases()
@@ -463,7 +463,7 @@ def test_against_real_wheel_metadata(wheel: str) -> None:
 
 def test_knowledge_imports_no_heavy_modules() -> None:
     code = (
-        "import sys, tvwizard.diagnosis.knowledge as k; k.releases(); k.newest_pair('3.12');"
+        "import sys, tvwizard.facts.knowledge as k; k.releases(); k.newest_pair('3.12');"
         "bad = {'torch', 'torchvision', 'numpy'} & set(sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

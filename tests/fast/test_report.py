@@ -20,7 +20,7 @@ from tvwizard.model import (
     SCHEMA,
     Check,
     CheckStatus,
-    Evidence,
+    Fact,
     Finding,
     Fix,
     LogLine,
@@ -237,8 +237,8 @@ def make_report(broken: bool = True, flood: bool = True) -> dict[str, Any]:
                     "Its `_C` extension cannot load, so its operators are never registered."
                 ),
                 evidence=[
-                    Evidence("distributions", f"torch {torch_v}, torchvision {tv_v}"),
-                    Evidence(
+                    Fact("distributions", f"torch {torch_v}, torchvision {tv_v}"),
+                    Fact(
                         "live",
                         "import torchvision failed",
                         "RuntimeError: operator torchvision::nms does not exist",
@@ -252,9 +252,7 @@ def make_report(broken: bool = True, flood: bool = True) -> dict[str, Any]:
                 severity=Severity.ERROR,
                 title="torchvision/_C.so needs libc10_cuda.so, which is not there",
                 explanation="The dynamic loader cannot find libc10_cuda.so (it ships only with CUDA torch).",
-                evidence=[
-                    Evidence("live", "extensions step", "OSError: libc10_cuda.so: cannot open shared object file")
-                ],
+                evidence=[Fact("live", "extensions step", "OSError: libc10_cuda.so: cannot open shared object file")],
                 caused_by="build-variant-mismatch",
             ),
         ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tvwizard.diagnosis.engine import diagnose, order
-from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.facts.evidence import Evidence
 from tvwizard.model import Finding, LogLine, ProbeRun, RunStatus, Severity, StepResult, Target
 
 PY = "/envs/ml/bin/python"

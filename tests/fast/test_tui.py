@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input, Log, OptionList, Static, TextArea,
 from tvwizard.engine.events import FindingsUpdated, ProbeFinished, ProbeLog, ProbeStarted, ProbeStep
 from tvwizard.envs import EnvCandidate
 from tvwizard.fixes.apply import ApplyResult, FixRefused, check_runnable
-from tvwizard.model import Evidence, Finding, Fix, LogLine, Report, Severity, Target
+from tvwizard.model import Fact, Finding, Fix, LogLine, Report, Severity, Target
 from tvwizard.report.redact import Redactor
 from tvwizard.target import TargetError
 from tvwizard.tui.app import WizardApp, make_app
@@ -526,7 +526,7 @@ async def test_env_fix_rendered_for_the_users_shell_and_others():
         id="library-path-override",
         severity=Severity.ERROR,
         title="LD_PRELOAD wins",
-        evidence=[Evidence("native", "overrides", "LD_PRELOAD=/x.so")],
+        evidence=[Fact("native", "overrides", "LD_PRELOAD=/x.so")],
         fixes=[fix],
     )
     report = replace(report, findings=[finding])
@@ -767,8 +767,7 @@ async def test_theme_from_environment():
 
 async def test_env_fix_is_checked_with_that_environment_and_nothing_is_changed():
     """a on an env-var fix: no dialog, no command; the probes run with the env it describes."""
-    from tvwizard.model import Evidence as Ev
-    from tvwizard.model import Finding, Severity
+    from tvwizard.model import Fact, Finding, Severity
 
     broken = load("broken")
     env_fix = Fix(
@@ -782,7 +781,7 @@ async def test_env_fix_is_checked_with_that_environment_and_nothing_is_changed()
         "duplicate-install",
         Severity.ERROR,
         "torchvision 0.28.0 on PYTHONPATH hides 0.29.1",
-        evidence=[Ev("distributions", "torchvision", "0.28.0 in /old/stuff")],
+        evidence=[Fact("distributions", "torchvision", "0.28.0 in /old/stuff")],
         fixes=[env_fix],
     )
     broken = replace(broken, findings=[stray])

@@ -6,7 +6,7 @@ and from the worst finding that names it; its summary is the one fact worth seei
 
 from __future__ import annotations
 
-from tvwizard.diagnosis.evidence import Evidence, brief, clean_torch_warning
+from tvwizard.facts.evidence import Evidence, brief, clean_torch_warning
 from tvwizard.model import Check, CheckStatus, Finding, RunStatus, Severity
 
 _BY_SEVERITY = {Severity.ERROR: CheckStatus.ERROR, Severity.WARNING: CheckStatus.WARNING}

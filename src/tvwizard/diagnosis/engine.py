@@ -6,10 +6,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tvwizard.diagnosis.evidence import Evidence
 from tvwizard.diagnosis.rules import RULES, Rule
-from tvwizard.model import Check, Finding, Severity
-from tvwizard.model import Evidence as Ev
+from tvwizard.facts.evidence import Evidence
+from tvwizard.model import Check, Fact, Finding, Severity
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ def diagnose(ev: Evidence) -> list[Finding]:
                     id="internal-error",
                     severity=Severity.INFO,
                     title=f"tvwizard rule {rule.name} failed on this evidence: {type(exc).__name__}: {exc}",
-                    evidence=[Ev("tvwizard", rule.name, repr(exc))],
+                    evidence=[Fact("tvwizard", rule.name, repr(exc))],
                 )
             )
     return order(found)

@@ -143,7 +143,7 @@ async def run_session(
     try:
         if tasks:
             await asyncio.sleep(0)
-        from tvwizard.diagnosis.evidence import Evidence
+        from tvwizard.facts.evidence import Evidence
 
         ev = Evidence(target=target, env=dict(opts.env if opts.env is not None else os.environ))
         ev.probes.update(done)  # a live probe that failed to start is already done

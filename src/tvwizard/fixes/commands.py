@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.facts.evidence import Evidence
 
 _CONDA_NAMES = {"torch": "pytorch"}
 

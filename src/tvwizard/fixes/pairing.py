@@ -11,8 +11,8 @@ PyPI's untagged default build, uses ``--force-reinstall --no-deps``.
 
 from __future__ import annotations
 
-from tvwizard.diagnosis import knowledge
-from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.facts import knowledge
+from tvwizard.facts.evidence import Evidence
 from tvwizard.fixes.commands import installer_for, quote
 from tvwizard.model import Fix
 

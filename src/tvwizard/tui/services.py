@@ -85,9 +85,9 @@ def real_probe_rerunner(timeout: float | None = None) -> ProbeRerunner:
 
     async def rerun(target: Target, name: str, previous: Report, on_event: EventSink) -> Report:
         from tvwizard.diagnosis.engine import conclude
-        from tvwizard.diagnosis.evidence import Evidence
         from tvwizard.engine.registry import by_name
         from tvwizard.engine.session import run_session
+        from tvwizard.facts.evidence import Evidence
 
         opts = replace(_session_options(timeout), probes=[by_name(name)], collect_host=False)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tvwizard.diagnosis.evidence import Evidence
+from tvwizard.facts.evidence import Evidence
 from tvwizard.model import Finding
 
 RuleFn = Callable[[Evidence], Finding | Iterable[Finding] | None]

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import re
 
-from tvwizard.diagnosis.evidence import Evidence
 from tvwizard.diagnosis.rules import rule
-from tvwizard.model import Evidence as Ev
-from tvwizard.model import Finding, Fix, Severity
+from tvwizard.facts.evidence import Evidence
+from tvwizard.model import Fact, Finding, Fix, Severity
 
 NUMPY_BANNER = "A module that was compiled using NumPy 1.x cannot be run in"
 
 
 def _numpy2_with_old_torch(ev: Evidence, numpy: dict | None) -> bool:
-    from tvwizard.diagnosis import knowledge
+    from tvwizard.facts import knowledge
 
     version = str((numpy or {}).get("version") or "")
     tb = ev.torch_build()
@@ -52,7 +51,7 @@ def numpy_abi(ev: Evidence) -> Finding | None:
             "banner on the first import (not an exception), then `.numpy()` and `from_numpy` fail "
             "with 'Numpy is not available'. A second import is silent, which makes it look fixed."
         ),
-        evidence=[Ev("live", "import_torch", NUMPY_BANNER if banner else (numpy_err or "_ARRAY_API not found"))],
+        evidence=[Fact("live", "import_torch", NUMPY_BANNER if banner else (numpy_err or "_ARRAY_API not found"))],
         fixes=[
             Fix(
                 id="numpy-below-2",
@@ -183,7 +182,7 @@ def _shadow_finding(ev: Evidence, cwd: str, pkg: str, step: str, hit: str, shado
         severity=Severity.ERROR,
         title=title,
         explanation=explanation,
-        evidence=[Ev("live", step, detail)],
+        evidence=[Fact("live", step, detail)],
         fixes=fixes,
         checks=[step, "resolution"],
     )
@@ -263,7 +262,7 @@ def shadowed_module(ev: Evidence) -> list[Finding]:
                     f"Python searches sys.path in order and stops at the first `{name}`: this one, which is not "
                     f"the installed distribution. Everything that imports {name} gets it instead."
                 ),
-                evidence=[Ev("resolution", name, f"import {name} -> {spec.get('origin') or path}")],
+                evidence=[Fact("resolution", name, f"import {name} -> {spec.get('origin') or path}")],
                 fixes=fixes,
                 checks=["resolution", f"import_{name}"],
             )
@@ -386,7 +385,7 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
                     "upgrades the env's own. Installing into the env does not help while the other "
                     "copy stays first: take it off the path."
                 ),
-                evidence=[Ev("distributions", key, d) for d in desc],
+                evidence=[Fact("distributions", key, d) for d in desc],
                 fixes=fixes,
                 checks=["distributions", "resolution"],
             )
@@ -418,7 +417,7 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
                 ),
                 explanation="A required package is missing or at a version the requirer does not accept; "
                 "`import` fails (or misbehaves) when the requirer reaches it.",
-                evidence=[Ev("distributions", u.requirer, f"Requires-Dist: {u.requirement}")],
+                evidence=[Fact("distributions", u.requirer, f"Requires-Dist: {u.requirement}")],
                 fixes=[
                     Fix(
                         id="install-requirement",
@@ -460,6 +459,6 @@ def low_disk_for_fixes(ev: Evidence) -> Finding | None:
         explanation="A reinstall of a CUDA build of torch downloads about 3 GB and unpacks to more; pip fails "
         "part-way when the disk fills, leaving a half-installed torch. Free space first, or pick a CPU build "
         "(about 200 MB) where no GPU is used.",
-        evidence=[Ev("system", "disk", f"{disk.get('path')}: {free} bytes free")],
+        evidence=[Fact("system", "disk", f"{disk.get('path')}: {free} bytes free")],
         checks=["machine"],
     )

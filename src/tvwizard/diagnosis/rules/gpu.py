@@ -1,15 +1,9 @@
 """Rules on the GPU side (catalog §3.8): driver, compute capability, CUDA availability.
 
 These are not import errors: ``import torchvision`` usually succeeds and the trouble starts
-at the first CUDA call.  The facts come from three places, none of which imports torch in
-tvwizard's own process:
-
-* ``Evidence.system["gpu"]``: the driver and GPUs seen by NVML / ``nvidia-smi``
-  (:func:`tvwizard.gpu.collect_gpus`), including ``CUDA_VISIBLE_DEVICES`` and the kernel
-  side (``gpu["linux"]``: module version, ``/dev/nvidia*``);
-* the live probe's ``cuda`` step (``torch.cuda`` inside the target) and ``nms_cuda:N`` steps;
-* the native probe's reading of torchvision's own GPU code (``cuda_arch`` of its extensions);
-* the toolchain probe's ``cuda_env`` (``CUDA_HOME``/``CUDA_PATH``).
+at the first CUDA call.  The facts (host driver and GPUs, ``torch.cuda``, torchvision's GPU
+code) are read through :mod:`tvwizard.facts.gpu`; ``CUDA_HOME``/``CUDA_PATH`` come from the
+toolchain probe's ``cuda_env``.
 
 When torch cannot be imported, what the build needs is predicted from its CUDA version
 (``torch_build().cuda``) and the CUDA toolkit's limits (``cuda_toolkit_cc`` in the knowledge
@@ -21,146 +15,46 @@ the stand-in driver in ``tests/fakedriver``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from packaging.version import Version
 
-from tvwizard.diagnosis import knowledge
-from tvwizard.diagnosis.evidence import Evidence, clean_torch_warning
 from tvwizard.diagnosis.rules import rule
 from tvwizard.diagnosis.rules.packages import variant_conflict
+from tvwizard.facts import gpu as gpu_facts
+from tvwizard.facts import knowledge
+from tvwizard.facts.evidence import Evidence, clean_torch_warning
+from tvwizard.facts.gpu import (
+    Device,
+    arch_covers,
+    arch_major_minor,
+    cuda_build,
+    cuda_messages,
+    cuda_step,
+    dotted,
+    driver_max_cuda,
+    driver_too_old_message,
+    env_var,
+    host_gpu,
+    kernel_side_facts,
+    libcuda_seen,
+    linux_driver,
+    major_minor,
+    nms_ok,
+    no_driver_message,
+    no_kernel_errors,
+    python_version,
+    signs_of_a_gpu,
+    torchvision_arches,
+)
 from tvwizard.fixes.commands import installer_for, quote
 from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, pair_torchvision_fix
-from tvwizard.model import Evidence as Ev
-from tvwizard.model import Finding, Fix, Severity
+from tvwizard.model import Fact, Finding, Fix, Severity
 
 DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
 
-_ARCH = re.compile(r"^(sm|compute)_(\d+)([af]?)$")
-
 
 # -- facts ---------------------------------------------------------------------------------
-
-
-def _mm(text: object) -> tuple[int, int] | None:
-    m = re.match(r"\s*(\d+)\.(\d+)", str(text or ""))
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def _mm_text(mm: tuple[int, int]) -> str:
-    return f"{mm[0]}.{mm[1]}"
-
-
-def _gpu(ev: Evidence) -> dict[str, Any]:
-    gpu = ev.system.get("gpu") if isinstance(ev.system, dict) else None
-    return gpu if isinstance(gpu, dict) else {}
-
-
-def _linux(gpu: dict[str, Any]) -> dict[str, Any]:
-    """The kernel side of the driver (``gpu["linux"]``: module version, device nodes), or {}."""
-    linux = gpu.get("linux")
-    return linux if isinstance(linux, dict) else {}
-
-
-def _cuda_step(ev: Evidence) -> dict[str, Any]:
-    """The live ``cuda`` step's data, or {} when it did not run (torch did not import)."""
-    step = ev.step("cuda")
-    if step is None or step.status != "ok" or step.data.get("skipped"):
-        return {}
-    return step.data
-
-
-def _cuda_texts(ev: Evidence) -> list[str]:
-    """What ``torch.cuda.is_available()`` said: its warnings and error, in order."""
-    data = _cuda_step(ev)
-    texts = [str(w.get("message", "")) for w in data.get("warnings") or [] if isinstance(w, dict)]
-    err = data.get("error") or {}
-    if err:
-        texts.append(f"{err.get('type', 'Error')}: {err.get('message', '')}")
-    return [t for t in texts if t.strip()]
-
-
-def _cuda_build(ev: Evidence) -> knowledge.Build | None:
-    tb = ev.torch_build()
-    return tb if tb is not None and tb.is_cuda and tb.cuda else None
-
-
-def _python(ev: Evidence) -> str:
-    return ev.target.version or str(ev.data("interpreter").get("version") or "")
-
-
-def _env(ev: Evidence, name: str) -> str | None:
-    """A variable as the target sees it (envvars probe), else as tvwizard saw it."""
-    entry = (ev.data("envvars").get("vars") or {}).get(name)
-    if isinstance(entry, dict) and entry.get("value") is not None:
-        return str(entry["value"])
-    value = ev.env.get(name)
-    return None if value is None else str(value)
-
-
-def _no_driver_text(texts: Iterable[str]) -> str | None:
-    return next((t for t in texts if "Found no NVIDIA driver" in t), None)
-
-
-def _too_old_text(texts: Iterable[str]) -> str | None:
-    return next(
-        (t for t in texts if "driver on your system is too old" in t or "driver version is insufficient" in t), None
-    )
-
-
-def _wants_gpu(ev: Evidence) -> list[str]:
-    """Signs that this machine is meant to have an NVIDIA GPU even though no driver answers."""
-    gpu = _gpu(ev)
-    signs = []
-    for attempt in gpu.get("attempts") or []:
-        if attempt.get("source") == "nvidia-smi" and attempt.get("path"):
-            signs.append(f"nvidia-smi is installed ({attempt['path']}) but fails: {attempt.get('error') or ''}".strip())
-        if attempt.get("source") == "nvml" and attempt.get("code") == 9:
-            signs.append(
-                "the NVIDIA driver's user-space library (NVML) is installed, but the kernel driver is not loaded"
-            )
-    linux = _linux(gpu)
-    if linux.get("kernel_module"):
-        signs.append(f"the nvidia kernel module {linux['kernel_module']} is loaded")
-    present = [str(n) for n, state in (linux.get("nodes") or {}).items() if state != "missing"]
-    if present:
-        signs.append("NVIDIA device nodes exist: " + ", ".join(present[:4]))
-    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
-        value = _env(ev, name)
-        if (
-            value is not None
-            and value.strip()
-            and not value.strip().startswith("-")
-            and value.strip()
-            not in (
-                "void",
-                "none",
-            )
-        ):
-            signs.append(f"{name}={value} is set")
-    wsl = ev.system.get("wsl") if isinstance(ev.system, dict) else None
-    if isinstance(wsl, dict) and wsl.get("gpu_lib_dir"):
-        signs.append("WSL's GPU library folder /usr/lib/wsl/lib exists")
-    return signs
-
-
-def _driver_max_cuda(ev: Evidence) -> tuple[tuple[int, int] | None, str | None, str]:
-    """(newest CUDA the driver supports, driver version, where that came from)."""
-    gpu = _gpu(ev)
-    driver = gpu.get("driver")
-    if gpu.get("cuda_driver") and _mm(gpu["cuda_driver"]):
-        return _mm(gpu["cuda_driver"]), driver, str(gpu.get("source") or "driver")
-    text = _too_old_text(_cuda_texts(ev))
-    m = re.search(r"found version (\d+)", text or "")
-    if m and int(m.group(1)) > 0:
-        return _mm(knowledge.cuda_from_driver_api(m.group(1))), driver, "torch.cuda"
-    if driver:
-        table = knowledge.max_cuda_for_driver(str(driver))
-        if table:
-            return _mm(table), driver, "knowledge"
-    return None, driver, ""
 
 
 # -- fixes ---------------------------------------------------------------------------------
@@ -194,9 +88,13 @@ def _cpu_pair(ev: Evidence) -> knowledge.Pair | None:
     tb = ev.torch_build()
     if tb is not None:
         rel = knowledge.release(tb.base)
-        if rel is not None and "cpu" in rel.variants and knowledge.python_supported(rel.torch, _python(ev) or "3"):
+        if (
+            rel is not None
+            and "cpu" in rel.variants
+            and knowledge.python_supported(rel.torch, python_version(ev) or "3")
+        ):
             return knowledge.Pair(rel.torch, rel.torchvision, rel.torchaudio, "cpu", knowledge.index_url("cpu"))
-    python = _python(ev)
+    python = python_version(ev)
     return knowledge.newest_pair(python, variant="cpu") if python else None
 
 
@@ -249,39 +147,39 @@ def _driver_fix(need: str | None, ev: Evidence, verb: str = "Upgrade") -> Fix:
 # -- gpu-driver-missing / cuda-build-without-gpu -------------------------------------------
 
 
-def _no_driver(ev: Evidence) -> tuple[bool, bool, list[Ev]]:
+def _no_driver(ev: Evidence) -> tuple[bool, bool, list[Fact]]:
     """(no NVIDIA driver answers, that is certain, evidence) from the host facts and/or torch.
 
     Certain: the host facts say so, or torch said 'Found no NVIDIA driver'.  A silent
     ``is_available() == False`` without host facts is only a hint (it also means "no device").
     """
-    gpu = _gpu(ev)
+    gpu = host_gpu(ev)
     evidence = []
     host = gpu.get("state") == "no-driver"
     if host:
-        evidence.append(Ev("system", "gpu", f"no NVIDIA driver answered: {gpu.get('reason') or 'no driver found'}"))
-    text = _no_driver_text(_cuda_texts(ev))
+        evidence.append(Fact("system", "gpu", f"no NVIDIA driver answered: {gpu.get('reason') or 'no driver found'}"))
+    text = no_driver_message(cuda_messages(ev))
     if text:
-        evidence.append(Ev("live", "cuda", clean_torch_warning(text)[:400]))
-    cuda = _cuda_step(ev)
-    torch_none = bool(cuda) and cuda.get("available") is False and not _cuda_texts(ev) and not gpu
+        evidence.append(Fact("live", "cuda", clean_torch_warning(text)[:400]))
+    cuda = cuda_step(ev)
+    torch_none = bool(cuda) and cuda.get("available") is False and not cuda_messages(ev) and not gpu
     if torch_none:  # torch saw no device and no host facts to say more
-        evidence.append(Ev("live", "cuda", "torch.cuda.is_available() is False"))
+        evidence.append(Fact("live", "cuda", "torch.cuda.is_available() is False"))
     return bool(host or text or torch_none), bool(host or text), evidence
 
 
 @rule("distributions|live")
 def gpu_driver_missing(ev: Evidence) -> list[Finding]:
-    tb = _cuda_build(ev)
+    tb = cuda_build(ev)
     if tb is None:
         return []
-    gpu = _gpu(ev)
-    if gpu.get("state") in ("ok", "no-gpu", "driver-error", "timeout") or _cuda_step(ev).get("available"):
+    gpu = host_gpu(ev)
+    if gpu.get("state") in ("ok", "no-gpu", "driver-error", "timeout") or cuda_step(ev).get("available"):
         return []  # a driver is there; other rules say what is wrong with it
     missing, certain, evidence = _no_driver(ev)
     if not missing:
         return []
-    signs = _wants_gpu(ev) if certain else []
+    signs = signs_of_a_gpu(ev) if certain else []
     build = f"torch {ev.torch_version()} (CUDA {tb.cuda})"
     if not signs:
         return [_without_gpu(ev, tb, evidence, "no NVIDIA driver or GPU was found")]
@@ -316,7 +214,7 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
         f"This machine looks like it should have one ({signs[0].split(' but ')[0]}). "
         f"This build needs driver {floor or 'a recent driver'} or newer."
     )
-    linux = _linux(gpu)
+    linux = linux_driver(gpu)
     module = linux.get("kernel_module")
     no_library = any(
         a.get("source") == "nvml" and a.get("code") == 12 and not a.get("library") for a in gpu.get("attempts") or []
@@ -351,14 +249,14 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
             severity=Severity.ERROR,
             title=title,
             explanation=explanation,
-            evidence=[*evidence, *(Ev("system", "gpu", s) for s in signs)],
+            evidence=[*evidence, *(Fact("system", "gpu", s) for s in signs)],
             fixes=fixes,
             checks=["cuda", "gpu"],
         )
     ]
 
 
-def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Ev], what: str) -> Finding:
+def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Fact], what: str) -> Finding:
     fixes = []
     cpu = _cpu_fix(
         ev,
@@ -385,13 +283,13 @@ def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Ev], what: st
 @rule("distributions|live")
 def cuda_build_without_gpu(ev: Evidence) -> Finding | None:
     """The driver answers but reports no GPU (the no-driver case is in gpu_driver_missing)."""
-    tb = _cuda_build(ev)
-    gpu = _gpu(ev)
+    tb = cuda_build(ev)
+    gpu = host_gpu(ev)
     if tb is None or gpu.get("state") != "no-gpu":
         return None
     driver = gpu.get("driver")
     what = f"the NVIDIA driver{' ' + str(driver) if driver else ''} is loaded but reports no GPU"
-    return _without_gpu(ev, tb, [Ev("system", "gpu", gpu.get("reason") or "no GPU listed")], what)
+    return _without_gpu(ev, tb, [Fact("system", "gpu", gpu.get("reason") or "no GPU listed")], what)
 
 
 # -- driver-too-old -------------------------------------------------------------------------
@@ -399,15 +297,15 @@ def cuda_build_without_gpu(ev: Evidence) -> Finding | None:
 
 @rule("distributions|live")
 def driver_too_old(ev: Evidence) -> Finding | None:
-    tb = _cuda_build(ev)
-    if tb is None or _gpu(ev).get("state") == "no-gpu":
+    tb = cuda_build(ev)
+    if tb is None or host_gpu(ev).get("state") == "no-gpu":
         return None  # without a GPU the driver's age does not matter (cuda-build-without-gpu)
-    need = _mm(tb.cuda)
-    have, driver, source = _driver_max_cuda(ev)
+    need = major_minor(tb.cuda)
+    have, driver, source = driver_max_cuda(ev)
     if need is None or have is None or need <= have:
         return None
-    texts = _cuda_texts(ev)
-    failed = _too_old_text(texts)
+    texts = cuda_messages(ev)
+    failed = driver_too_old_message(texts)
     toolkit_floor = knowledge.min_driver_for_cuda(tb.cuda or "")
     compat_floor = knowledge.min_driver_for_cuda(tb.cuda or "", "minor_compat")
     same_major = need[0] == have[0]
@@ -418,7 +316,7 @@ def driver_too_old(ev: Evidence) -> Finding | None:
         certain = below
     else:
         certain = True
-    if _cuda_step(ev).get("available") and not failed:
+    if cuda_step(ev).get("available") and not failed:
         certain = False
     drv_words = f"driver {driver}" if driver else "the NVIDIA driver"
     if same_major and not certain:
@@ -429,21 +327,21 @@ def driver_too_old(ev: Evidence) -> Finding | None:
         need_words = f"torch {ev.torch_version()} needs CUDA {tb.cuda}" + (
             f" (driver ≥ {toolkit_floor})" if toolkit_floor else ""
         )
-    title = f"{drv_words[0].upper() + drv_words[1:]} supports CUDA {_mm_text(have)}; {need_words}"
+    title = f"{drv_words[0].upper() + drv_words[1:]} supports CUDA {dotted(have)}; {need_words}"
     evidence = []
-    if driver or _gpu(ev).get("cuda_driver"):
+    if driver or host_gpu(ev).get("cuda_driver"):
         evidence.append(
-            Ev(
+            Fact(
                 "system",
                 "gpu",
                 f"driver {driver or '?'}, newest CUDA it supports: "
-                f"{_gpu(ev).get('cuda_driver') or _mm_text(have)} ({source})",
+                f"{host_gpu(ev).get('cuda_driver') or dotted(have)} ({source})",
             )
         )
     if failed:
-        evidence.append(Ev("live", "cuda", clean_torch_warning(failed)[:400]))
+        evidence.append(Fact("live", "cuda", clean_torch_warning(failed)[:400]))
     evidence.append(
-        Ev(
+        Fact(
             "distributions" if not ev.step_data("import_torch").get("ok") else "live",
             "torch",
             f"torch {ev.torch_version()}, built with CUDA {tb.cuda}",
@@ -451,7 +349,7 @@ def driver_too_old(ev: Evidence) -> Finding | None:
     )
     if same_major and not certain:
         explanation = (
-            f"This build uses CUDA {tb.cuda}, newer than the {_mm_text(have)} this driver was made for. "
+            f"This build uses CUDA {tb.cuda}, newer than the {dotted(have)} this driver was made for. "
             f"It still starts through CUDA minor-version compatibility (CUDA {need[0]}.x runs on drivers "
             f"≥ {compat_floor or '?'}), but features that compile GPU code at run time (PTX JIT, nvJitLink, "
             "some torch.compile paths) can fail. Upgrading the driver removes the risk."
@@ -493,21 +391,21 @@ def _older_cuda_fix(
     ev: Evidence, have: tuple[int, int], tb: knowledge.Build, *, strict_only: bool = False
 ) -> Fix | None:
     """The newest pair for a CUDA this driver runs; ``strict_only``: no minor-version compatibility."""
-    python = _python(ev)
+    python = python_version(ev)
     if not python:
         return None
     # Minor-version compatibility lets a driver of CUDA X.y run any X.z build (a driver that
     # reports X.y is at least the X.0 driver, the family's floor): PyTorch's wheels rely on it,
     # and it reaches a newer torch than the strict table would.
     family = [
-        _mm(row.get("cuda"))
+        major_minor(row.get("cuda"))
         for row in knowledge.load_data()["cuda_drivers"]["toolkit"]
-        if (_mm(row.get("cuda")) or (0, 0))[0] == have[0]
+        if (major_minor(row.get("cuda")) or (0, 0))[0] == have[0]
     ]
-    cap = _mm_text(max(f for f in family if f)) if any(family) and not strict_only else None
-    strict = _mm_text(have)
+    cap = dotted(max(f for f in family if f)) if any(family) and not strict_only else None
+    strict = dotted(have)
     pair = knowledge.newest_pair(python, max_cuda=cap) if cap else None
-    pair_cuda = _mm(knowledge.cuda_of_variant(pair.variant)) if pair is not None and pair.variant else None
+    pair_cuda = major_minor(knowledge.cuda_of_variant(pair.variant)) if pair is not None and pair.variant else None
     compat = pair_cuda is not None and pair_cuda > have
     if pair is None:
         pair = knowledge.newest_pair(python, max_cuda=strict)
@@ -534,85 +432,11 @@ def _older_cuda_fix(
 # -- gpu-arch-unsupported ---------------------------------------------------------------------
 
 
-@dataclass
-class _Device:
-    label: str  # "GPU 0 (NVIDIA A100-SXM4-80GB)"
-    cc: tuple[int, int]
-    cuda_index: int | None  # ordinal inside CUDA (nms_cuda:N), when known
-    source: str
-
-
-def _devices(ev: Evidence) -> list[_Device]:
-    """The GPUs a CUDA process here would use: torch's own list, else the visible host GPUs."""
-    out = []
-    cuda = _cuda_step(ev)
-    for dev in cuda.get("devices") or []:
-        cc = _mm(dev.get("capability"))
-        if cc is not None:
-            name = f" ({dev['name']})" if dev.get("name") else ""
-            out.append(_Device(f"cuda:{dev.get('index')}{name}", cc, dev.get("index"), "live"))
-    if out:
-        return out
-    for g in _gpu(ev).get("gpus") or []:
-        cc = _mm(g.get("compute_capability"))
-        if cc is None or g.get("visible") is False:
-            continue
-        name = f" ({g['name']})" if g.get("name") else ""
-        out.append(_Device(f"GPU {g.get('index')}{name}", cc, g.get("cuda_index"), "system"))
-    return out
-
-
-def arch_covers(cc: tuple[int, int], arch_list: Iterable[str]) -> str | None:
-    """The arch-list entry that gives a device of compute capability ``cc`` a kernel, or None.
-
-    ``sm_XY`` cubins run on the same major at an equal or higher minor (sm_80 runs on 8.6,
-    sm_86 not on 8.0); ``sm_XYa`` only on exactly X.Y; ``compute_XY`` is PTX, JIT-compiled by
-    the driver for any device of X.Y or newer.
-    """
-    for entry in arch_list:
-        m = _ARCH.match(str(entry).strip())
-        if not m:
-            continue
-        kind, num, suffix = m.group(1), int(m.group(2)), m.group(3)
-        arch = divmod(num, 10)
-        if suffix == "a":
-            ok = cc == arch
-        elif kind == "sm":
-            ok = cc[0] == arch[0] and cc[1] >= arch[1]
-        else:
-            ok = cc >= arch
-        if ok:
-            return str(entry)
-    return None
-
-
 def _toolkit_range(cuda: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """What CUDA ``cuda`` can build for (``cuda_toolkit_cc`` of the knowledge data): when torch
     cannot report its arch list, a GPU outside it is predicted to have no kernels, unless the
     wheel shipped PTX the driver can JIT."""
     return knowledge.toolkit_cc_range(cuda)
-
-
-def _nms_ok(ev: Evidence, index: int | None) -> bool:
-    if index is None:
-        return False
-    step = ev.step(f"nms_cuda:{index}")
-    return step is not None and step.status == "ok" and bool(step.data.get("correct"))
-
-
-def _no_kernel(ev: Evidence) -> dict[int | None, str]:
-    """``nms_cuda:N`` steps that failed with 'no kernel image': {N: the error}."""
-    out: dict[int | None, str] = {}
-    run = ev.probes.get("live")
-    for step in run.steps if run is not None else []:
-        if step.name.startswith("nms_cuda") and step.status == "error":
-            msg = str((step.data.get("error") or {}).get("message", ""))
-            if "no kernel image is available" in msg:
-                try:
-                    out[int(step.name.split(":", 1)[1])] = msg
-                except (IndexError, ValueError):
-                    out[None] = msg
-    return out
 
 
 def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | None) -> knowledge.Pair | None:
@@ -622,7 +446,7 @@ def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | 
     A variant of the driver's CUDA major (or older) runs through minor-version compatibility;
     one the driver fully supports comes first, then the newest torch, then the newest CUDA.
     """
-    python = _python(ev)
+    python = python_version(ev)
     if not python:
         return None
 
@@ -632,7 +456,7 @@ def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | 
 
     candidates = []
     for variant in knowledge.cuda_variants():
-        cuda = _mm(knowledge.cuda_of_variant(variant))
+        cuda = major_minor(knowledge.cuda_of_variant(variant))
         if cuda is None or (max_cuda is not None and cuda[0] > max_cuda[0]):
             continue
         pair = knowledge.newest_pair(python, variant=variant, accept=carries_kernels)
@@ -644,23 +468,23 @@ def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | 
 
 @rule("distributions|live")
 def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
-    tb = _cuda_build(ev)
-    devices = _devices(ev)
-    failing = _no_kernel(ev)
+    tb = cuda_build(ev)
+    devices = gpu_facts.devices(ev)
+    failing = no_kernel_errors(ev)
     if tb is None or (not devices and not failing):
         return None
-    arch_list = [str(a) for a in _cuda_step(ev).get("arch_list") or []]
-    arch_source = str(_cuda_step(ev).get("arch_list_source") or "torch.cuda.get_arch_list()")
-    bad: list[tuple[_Device, str, bool]] = []  # (device, why, certain)
+    arch_list = [str(a) for a in cuda_step(ev).get("arch_list") or []]
+    arch_source = str(cuda_step(ev).get("arch_list_source") or "torch.cuda.get_arch_list()")
+    bad: list[tuple[Device, str, bool]] = []  # (device, why, certain)
     for dev in devices:
-        if _nms_ok(ev, dev.cuda_index):
+        if nms_ok(ev, dev.cuda_index):
             continue  # it ran a torchvision kernel correctly: whatever the lists say, it works
         if arch_list:
             if arch_covers(dev.cc, arch_list) is None:
                 bad.append(
                     (
                         dev,
-                        f"compute capability {_mm_text(dev.cc)} is not in {arch_source} = {arch_list}",
+                        f"compute capability {dotted(dev.cc)} is not in {arch_source} = {arch_list}",
                         True,
                     )
                 )
@@ -670,42 +494,42 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
             continue
         lo, hi = rng
         if dev.cc < lo:
-            bad.append((dev, f"CUDA {tb.cuda} cannot build code for compute capability below {_mm_text(lo)}", True))
+            bad.append((dev, f"CUDA {tb.cuda} cannot build code for compute capability below {dotted(lo)}", True))
         elif dev.cc > hi:
             bad.append(
                 (
                     dev,
-                    f"CUDA {tb.cuda} has no kernels for compute capability {_mm_text(dev.cc)} "
-                    f"(newest: {_mm_text(hi)}); "
+                    f"CUDA {tb.cuda} has no kernels for compute capability {dotted(dev.cc)} "
+                    f"(newest: {dotted(hi)}); "
                     "only PTX shipped in the wheel could run there",
                     False,
                 )
             )
     torchvision_only = False
-    tv_evidence: list[Ev] = []
+    tv_evidence: list[Fact] = []
     if not bad:
         # torch has kernels for the device; torchvision's own extensions may not (a source build
         # with a narrow TORCH_CUDA_ARCH_LIST): read from their .nv_fatbin, before any op runs.
-        tv_arch, tv_files = _torchvision_arches(ev)
+        tv_arch, tv_files = torchvision_arches(ev)
         for dev in devices:
-            if tv_arch and not _nms_ok(ev, dev.cuda_index) and arch_covers(dev.cc, tv_arch) is None:
+            if tv_arch and not nms_ok(ev, dev.cuda_index) and arch_covers(dev.cc, tv_arch) is None:
                 tv_evidence.append(
-                    Ev(
+                    Fact(
                         "native",
                         "torchvision",
-                        f"{dev.label}: compute capability {_mm_text(dev.cc)} is not among the GPU architectures "
+                        f"{dev.label}: compute capability {dotted(dev.cc)} is not among the GPU architectures "
                         f"compiled into {', '.join(tv_files)} ({', '.join(tv_arch)})",
                     )
                 )
         torchvision_only = bool(failing) or bool(tv_evidence)
     if not bad and not torchvision_only:
         return None
-    evidence = [Ev(d.source if d.source == "live" else "system", "gpu", f"{d.label}: {why}") for d, why, _ in bad]
+    evidence = [Fact(d.source if d.source == "live" else "system", "gpu", f"{d.label}: {why}") for d, why, _ in bad]
     evidence += tv_evidence
     for index, msg in failing.items():
-        evidence.append(Ev("live", f"nms_cuda:{index}" if index is not None else "nms_cuda", msg[:400]))
+        evidence.append(Fact("live", f"nms_cuda:{index}" if index is not None else "nms_cuda", msg[:400]))
     certain = any(c for _, _, c in bad) or bool(failing)
-    have, _driver, _src = _driver_max_cuda(ev)
+    have, _driver, _src = driver_max_cuda(ev)
     fixes: list[Fix] = []
     if torchvision_only:
         title = f"torchvision {ev.torchvision_version()} has no GPU kernels for this GPU, although torch does"
@@ -722,12 +546,12 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
             fixes.append(fix)
     else:
         first = bad[0][0]
-        names = ", ".join(f"{d.label} with compute capability {_mm_text(d.cc)}" for d, _, _ in bad)
+        names = ", ".join(f"{d.label} with compute capability {dotted(d.cc)}" for d, _, _ in bad)
         older = first.cc < (_toolkit_range(tb.cuda or "") or ((0, 0), (0, 0)))[0] or (
-            bool(arch_list) and all((_arch_mm(a) or (99, 0)) > first.cc for a in arch_list)
+            bool(arch_list) and all((arch_major_minor(a) or (99, 0)) > first.cc for a in arch_list)
         )
         title = (
-            f"torch {ev.torch_version()} has no kernels for {first.label}: compute capability {_mm_text(first.cc)} "
+            f"torch {ev.torch_version()} has no kernels for {first.label}: compute capability {dotted(first.cc)} "
             f"is {'too old' if older else 'too new'} for this build"
         )
         explanation = (
@@ -750,7 +574,7 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
                     "install-pair-for-gpu",
                     f"Install torch {pair.torch}+{pair.variant} + torchvision {pair.torchvision}+{pair.variant}",
                     f"The official {pair.variant} wheels include kernels for compute capability "
-                    f"{_mm_text(first.cc)}{' and run on this driver' if have else ''}.",
+                    f"{dotted(first.cc)}{' and run on this driver' if have else ''}.",
                 )
             )
         else:
@@ -760,10 +584,10 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
                     title="No current official build supports this GPU",
                     kind="manual",
                     why=(
-                        f"Compute capability {_mm_text(first.cc)} is outside what current PyTorch wheels "
+                        f"Compute capability {dotted(first.cc)} is outside what current PyTorch wheels "
                         "are built for. "
                         "Use the CPU build, an older torch built for a CUDA that still supports it, or build torch "
-                        f"and torchvision from source with TORCH_CUDA_ARCH_LIST={_mm_text(first.cc)}."
+                        f"and torchvision from source with TORCH_CUDA_ARCH_LIST={dotted(first.cc)}."
                     ),
                 )
             )
@@ -779,27 +603,6 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
         fixes=fixes,
         checks=["cuda", "gpu", *(f"nms_cuda:{i}" for i in failing if i is not None)],
     )
-
-
-def _torchvision_arches(ev: Evidence) -> tuple[list[str], list[str]]:
-    """The GPU architectures in torchvision's own extensions (the native probe's reading of
-    their .nv_fatbin) as arch-list entries, and the files that had any; ([], []) if none."""
-    sm: set[int] = set()
-    ptx: set[int] = set()
-    files = []
-    for f in ev.native_files("torchvision"):
-        arch = f.get("cuda_arch")
-        if isinstance(arch, dict) and (arch.get("sm") or arch.get("ptx")):
-            sm.update(int(a) for a in arch.get("sm") or [])
-            ptx.update(int(a) for a in arch.get("ptx") or [])
-            files.append(str(f.get("path", "")).rsplit("/", 1)[-1])
-    entries = [f"sm_{a}" for a in sorted(sm)] + [f"compute_{a}" for a in sorted(ptx)]
-    return entries, files
-
-
-def _arch_mm(entry: str) -> tuple[int, int] | None:
-    m = _ARCH.match(entry.strip())
-    return divmod(int(m.group(2)), 10) if m else None
 
 
 # -- cuda-unavailable -------------------------------------------------------------------------
@@ -894,29 +697,6 @@ _REASONS: tuple[tuple[str, str, str, str, str], ...] = (
 _WRONG_LIBCUDA = ("Error 500", "Error 34", "Error 804", "Error 803")
 
 
-_VIA = {
-    "ld_library_path": "found through LD_LIBRARY_PATH",
-    "preload": "forced by LD_PRELOAD",
-    "rpath": "found through an RPATH",
-    "runpath": "found through a RUNPATH",
-    "ld.so.cache": "the ld.so cache's",
-    "default": "found in a system folder",
-    "loaded": "already loaded",
-}
-
-
-def _libcuda_seen(ev: Evidence) -> str | None:
-    """Which libcuda.so.1 torch's libraries resolve to, and how (the native probe's loader model)."""
-    for f in ev.native_files("torch", "torchvision"):
-        for need in f.get("needed") or []:
-            if isinstance(need, dict) and str(need.get("name", "")).startswith("libcuda.so"):
-                if not need.get("found"):
-                    return f"{need['name']} is not found by the loader"
-                via = _VIA.get(str(need.get("via")), str(need.get("via") or "?"))
-                return f"{need['name']} loads from {need.get('path')} ({via})"
-    return None
-
-
 # What torch says for the two start-up failures that do not name a cause (c10/cuda
 # CUDAFunctions.cpp turns cudaErrorUnknown and cudaErrorInitializationError into these
 # sentences, with no error number); the kernel side (:func:`_kernel_side`) is asked first.
@@ -941,17 +721,9 @@ _GENERIC_REASONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
 )
 
 
-def kernel_side_facts(gpu: dict[str, Any]) -> str:
-    """``gpu["linux"]`` in one line: "kernel module 580.95.05; /dev/nvidiactl ok, ..."."""
-    linux = _linux(gpu)
-    module = linux.get("kernel_module") or "not visible (no /proc/driver/nvidia/version)"
-    nodes = ", ".join(f"{n} {state}" for n, state in (linux.get("nodes") or {}).items())
-    return f"kernel module {module}" + (f"; {nodes}" if nodes else "")
-
-
 def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, Fix] | None:
     """A cause read from the kernel side of the driver (``gpu["linux"]``), or None."""
-    linux = _linux(gpu)
+    linux = linux_driver(gpu)
     nodes: dict[str, str] = linux.get("nodes") or {}
     module, library = linux.get("kernel_module"), gpu.get("driver")
     if module and library and module != library:
@@ -1002,9 +774,9 @@ def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, 
                 restart=True,
             ),
         )
-    if silent and _env(ev, "SLURM_JOB_ID") and not (_env(ev, "SLURM_JOB_GPUS") or _env(ev, "SLURM_STEP_GPUS")):
+    if silent and env_var(ev, "SLURM_JOB_ID") and not (env_var(ev, "SLURM_JOB_GPUS") or env_var(ev, "SLURM_STEP_GPUS")):
         return (
-            f"this runs in Slurm job {_env(ev, 'SLURM_JOB_ID')}, which has no GPU allocated: Slurm's device "
+            f"this runs in Slurm job {env_var(ev, 'SLURM_JOB_ID')}, which has no GPU allocated: Slurm's device "
             "cgroup hides the GPUs from CUDA",
             Fix(
                 id="slurm-request-gpu",
@@ -1019,23 +791,24 @@ def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, 
 
 @rule("live")
 def cuda_unavailable(ev: Evidence) -> Finding | None:
-    tb = _cuda_build(ev)
+    tb = cuda_build(ev)
     step = ev.step("cuda")
-    data = _cuda_step(ev)
+    data = cuda_step(ev)
     if tb is None or step is None or not data or data.get("available") is not False:
         return None
-    gpu = _gpu(ev)
+    gpu = host_gpu(ev)
     present = [g for g in gpu.get("gpus") or []]
-    texts = _cuda_texts(ev)
+    texts = cuda_messages(ev)
     if not present and gpu.get("state") != "driver-error":
         return None  # no GPU: gpu-driver-missing / cuda-build-without-gpu speak instead
-    evidence = [Ev("live", "cuda", clean_torch_warning(t)[:400]) for t in texts] or [
-        Ev("live", "cuda", "torch.cuda.is_available() returned False")
+    evidence = [Fact("live", "cuda", clean_torch_warning(t)[:400]) for t in texts] or [
+        Fact("live", "cuda", "torch.cuda.is_available() returned False")
     ]
     if present:
         names = ", ".join(f"GPU {g.get('index')} ({g.get('name') or '?'})" for g in present[:4])
         evidence.insert(
-            0, Ev("system", "gpu", f"{gpu.get('source') or 'driver'} lists {names}; driver {gpu.get('driver') or '?'}")
+            0,
+            Fact("system", "gpu", f"{gpu.get('source') or 'driver'} lists {names}; driver {gpu.get('driver') or '?'}"),
         )
     cause = None
     reason = None
@@ -1044,7 +817,7 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
     if present and vis.get("set") and vis.get("visible") == []:
         note = vis.get("note") or "none of its entries names a GPU"
         reason = f"CUDA_VISIBLE_DEVICES={vis.get('env')!r} hides every GPU ({note})"
-        evidence.append(Ev("system", "gpu", reason))
+        evidence.append(Fact("system", "gpu", reason))
         fixes.append(
             Fix(
                 id="unset-cuda-visible-devices",
@@ -1061,13 +834,13 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
             if pattern.lower() in haystack:
                 reason = meaning
                 fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
-                if pattern in _WRONG_LIBCUDA and (seen := _libcuda_seen(ev)):
-                    evidence.append(Ev("native", "loader", seen))
+                if pattern in _WRONG_LIBCUDA and (seen := libcuda_seen(ev)):
+                    evidence.append(Fact("native", "loader", seen))
                 break
     generic = [g for g in _GENERIC_REASONS if any(text.lower() in haystack for text in g[0])]
     if reason is None and present and (generic or not texts):
         # what the kernel side looked like, whether or not it explains the failure
-        evidence.append(Ev("system", "gpu", kernel_side_facts(gpu)))
+        evidence.append(Fact("system", "gpu", kernel_side_facts(gpu)))
         found = _kernel_side(ev, gpu, silent=not texts)
         if found is not None:
             reason = found[0]
@@ -1075,9 +848,9 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
     if reason is None and generic:
         _pattern, reason, fid, ftitle, fwhy = generic[0]
         fixes.append(Fix(id=fid, title=ftitle, kind="manual", why=fwhy, restart=True))
-    if reason is None and _too_old_text(texts):
+    if reason is None and driver_too_old_message(texts):
         cause, reason = "driver-too-old", "the driver is too old for this build"
-    if reason is None and _no_driver_text(texts):
+    if reason is None and no_driver_message(texts):
         cause, reason = "gpu-driver-missing", "no NVIDIA driver is loaded"
     if reason is None and gpu.get("state") == "driver-error":
         reason = f"the NVIDIA driver is installed but failing: {gpu.get('reason')}"
@@ -1167,7 +940,7 @@ def cuda_home_invalid(ev: Evidence) -> list[Finding]:
                     "or ops compiled at first use. The pip wheels bring their own CUDA libraries and never read it, so "
                     "it does not explain an import error."
                 ),
-                evidence=[Ev("toolchain", "cuda_env", f"{var}={value}: {', '.join(problems)}")],
+                evidence=[Fact("toolchain", "cuda_env", f"{var}={value}: {', '.join(problems)}")],
                 fixes=[fix],
                 checks=["toolchain"],
             )
@@ -1187,16 +960,16 @@ def extension_cuda_mismatch(ev: Evidence) -> Finding | None:
     when version.py hid the mismatch (a source build whose binary disagrees with its label).
     """
     code = ev.step_data("extensions").get("cuda_version")
-    torch_cuda = _mm(ev.torch_cuda())
+    torch_cuda = major_minor(ev.torch_cuda())
     if not isinstance(code, int) or code <= 0 or torch_cuda is None:
         return None
-    tv = _mm(knowledge.cuda_from_driver_api(code))
+    tv = major_minor(knowledge.cuda_from_driver_api(code))
     if tv is None or tv[0] == torch_cuda[0]:
         return None
-    fact = Ev(
+    fact = Fact(
         "live",
         "extensions",
-        f"torchvision's compiled ops report CUDA {_mm_text(tv)} (_cuda_version() = {code}); "
+        f"torchvision's compiled ops report CUDA {dotted(tv)} (_cuda_version() = {code}); "
         f"torch.version.cuda = {ev.torch_cuda()}",
     )
     tb, vb = ev.torch_build(), ev.torchvision_build()
@@ -1209,7 +982,7 @@ def extension_cuda_mismatch(ev: Evidence) -> Finding | None:
     return Finding(
         id="build-variant-mismatch",
         severity=Severity.ERROR,
-        title=f"torchvision's compiled ops were built with CUDA {_mm_text(tv)}; torch {ev.torch_version()} "
+        title=f"torchvision's compiled ops were built with CUDA {dotted(tv)}; torch {ev.torch_version()} "
         f"uses CUDA {ev.torch_cuda()}",
         explanation=(
             "torchvision refuses to run its ops when its CUDA major version differs from torch's. "

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from tvwizard.diagnosis.evidence import Evidence
 from tvwizard.diagnosis.rules import rule
-from tvwizard.model import Evidence as Ev
-from tvwizard.model import Finding, Fix, RunStatus, Severity
+from tvwizard.facts.evidence import Evidence
+from tvwizard.model import Fact, Finding, Fix, RunStatus, Severity
 
 IMPORT_STEPS = ("import_torch", "import_torchvision", "second_import")
 
@@ -62,7 +61,7 @@ def import_crash(ev: Evidence) -> list[Finding]:
                 severity=Severity.ERROR,
                 title=title,
                 explanation=explanation,
-                evidence=[Ev("live", step.name, tb or (run.error or ""))],
+                evidence=[Fact("live", step.name, tb or (run.error or ""))],
                 # A damaged .so is mapped past its end by the loader: SIGBUS/SIGSEGV at import.
                 caused_by="corrupt-file" if step.status == "crashed" and _damaged_files(ev) else None,
                 fixes=fixes,
@@ -128,7 +127,7 @@ def import_failed(ev: Evidence) -> Finding | None:
             'This is the error a fresh `python -c "import torchvision"` raises here. '
             "It is usually a symptom: the root cause is listed with it."
         ),
-        evidence=[Ev("live", "import_torchvision", tb[-4000:] or text)],
+        evidence=[Fact("live", "import_torchvision", tb[-4000:] or text)],
         caused_by="shadowed-module" if _shadowing_frames(ev, err) else _cause_of_import_error(ev, text),
         checks=["import_torchvision"],
     )
@@ -174,7 +173,7 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
 
 
 def _released_pair(ev: Evidence) -> bool:
-    from tvwizard.diagnosis import knowledge
+    from tvwizard.facts import knowledge
 
     tb, vb = ev.torch_build(), ev.torchvision_build()
     return tb is not None and vb is not None and knowledge.is_released_pair(tb.base, vb.base)
@@ -210,7 +209,7 @@ def torch_import_failed(ev: Evidence) -> Finding | None:
         severity=Severity.ERROR,
         title=f"import torch fails: {text}",
         explanation=("torchvision imports torch first, so nothing of torchvision can work until `import torch` does."),
-        evidence=[Ev("live", "import_torch", err.get("traceback", "")[-4000:] or text)],
+        evidence=[Fact("live", "import_torch", err.get("traceback", "")[-4000:] or text)],
         caused_by=cause,
         checks=["import_torch"],
     )
@@ -252,8 +251,8 @@ def first_import_differs(ev: Evidence) -> Finding | None:
         title=title,
         explanation=why,
         evidence=[
-            Ev("live", "import_torchvision", e1 or "ok"),
-            Ev("live", "second_import", e2 or "ok"),
+            Fact("live", "import_torchvision", e1 or "ok"),
+            Fact("live", "second_import", e2 or "ok"),
         ],
         caused_by="import-failed" if not first.get("ok") else None,
         checks=["second_import"],
@@ -286,7 +285,7 @@ def op_results(ev: Evidence) -> list[Finding]:
                     severity=Severity.ERROR,
                     title=f"torchvision.ops.nms fails on {device}: {text[:300]}",
                     explanation="torchvision imports, but its compiled op does not run on this device.",
-                    evidence=[Ev("live", step.name, err.get("traceback", "")[-4000:] or text)],
+                    evidence=[Fact("live", step.name, err.get("traceback", "")[-4000:] or text)],
                     caused_by=cause,
                     checks=[step.name],
                 )
@@ -306,7 +305,7 @@ def op_results(ev: Evidence) -> list[Finding]:
                         "computes wrongly."
                     ),
                     evidence=[
-                        Ev(
+                        Fact(
                             "live",
                             step.name,
                             f"keep={step.data.get('keep')} expected={step.data.get('expected')}",
@@ -338,7 +337,7 @@ def exit_crash(ev: Evidence) -> Finding | None:
             "libiomp5, two CUDA runtimes) or a library's teardown order are the usual causes; the traceback "
             "below, written by faulthandler at the crash, shows where."
         ),
-        evidence=[Ev("live", "exit", "\n".join(run.fault.strip().splitlines()[:40]) or (run.error or ""))],
+        evidence=[Fact("live", "exit", "\n".join(run.fault.strip().splitlines()[:40]) or (run.error or ""))],
         fixes=[
             Fix(
                 id="exit-without-teardown",
@@ -363,6 +362,6 @@ def live_probe_failed(ev: Evidence) -> Finding | None:
         severity=Severity.ERROR,
         title=f"tvwizard could not run its import probe in this interpreter: {run.error}",
         explanation="The interpreter started but the probe did not report; its log says why.",
-        evidence=[Ev("live", "run", "\n".join(line.text for line in run.log[-20:]))],
+        evidence=[Fact("live", "run", "\n".join(line.text for line in run.log[-20:]))],
         checks=["import_torch"],
     )

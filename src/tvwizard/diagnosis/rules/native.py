@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 
-from tvwizard.diagnosis import knowledge
-from tvwizard.diagnosis.evidence import Evidence
 from tvwizard.diagnosis.rules import rule
 from tvwizard.diagnosis.rules.packages import variant_conflict
-from tvwizard.model import Evidence as Ev
-from tvwizard.model import Finding, Fix, Severity
+from tvwizard.facts import knowledge
+from tvwizard.facts.evidence import Evidence
+from tvwizard.model import Fact, Finding, Fix, Severity
 
 _MISSING = re.compile(r"([\w.+-]+\.so[\w.]*): cannot open shared object file")
 # Libraries the NVIDIA driver provides (not the env): absent on every machine without a GPU
@@ -69,7 +68,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
                     f"ld.so cache and the system folders and did not find it. {consequence}"
                 ),
                 evidence=[
-                    Ev(
+                    Fact(
                         "live" if ev.extension_errors() else "native",
                         "loader",
                         f"{lib}: cannot open shared object file",
@@ -114,7 +113,7 @@ def abi_mismatch(ev: Evidence) -> Finding | None:
             "(a source build, a nightly, or a different C++ ABI). Rebuild torchvision against the "
             "installed torch, or install the released binary pair."
         ),
-        evidence=[Ev("live", "extensions", errors[0]["error"])],
+        evidence=[Fact("live", "extensions", errors[0]["error"])],
         checks=["extensions"],
     )
 
@@ -134,7 +133,7 @@ def image_extension_failed(ev: Evidence) -> Finding | None:
             "torchvision imports and its ops work, but torchvision.io's image decoding "
             "(decode_jpeg, read_image…) will fail. Ignore it if you do not use torchvision.io."
         ),
-        evidence=[Ev("live", "extensions", image[0].get("error", ""))],
+        evidence=[Fact("live", "extensions", image[0].get("error", ""))],
         caused_by="corrupt-file" if _missing_from_record(ev, "torchvision") else None,
         checks=["extensions"],
     )
@@ -202,8 +201,8 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
                 explanation="The install is incomplete: a file is empty, truncated, not a shared object, or "
                 "listed in the package's RECORD but gone. An interrupted download or install, a full disk, "
                 "a sync tool or a hand-made clean-up; the loader cannot use it.",
-                evidence=[Ev("native", pkg, f"{f['path']}: {f.get('detail') or f['problem']}") for f in bad[:10]]
-                + [Ev("distributions", pkg, f"RECORD lists {p}, which is not on disk") for p in gone[:10]],
+                evidence=[Fact("native", pkg, f"{f['path']}: {f.get('detail') or f['problem']}") for f in bad[:10]]
+                + [Fact("distributions", pkg, f"RECORD lists {p}, which is not on disk") for p in gone[:10]],
                 fixes=fixes,
                 checks=["native", "distributions"],
             )
@@ -257,7 +256,7 @@ def library_path_override(ev: Evidence) -> list[Finding]:
             "torch's own (the classic: an older system CUDA library); `import torch` then fails with an "
             "`undefined symbol`.",
             evidence=[
-                Ev(
+                Fact(
                     "native",
                     o.get("name", ""),
                     f"{o.get('source')}={o.get('entry')}: {o.get('path')} "

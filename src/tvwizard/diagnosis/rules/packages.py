@@ -6,13 +6,12 @@ so a mismatch shows in the first half-second, and the live versions when they ex
 
 from __future__ import annotations
 
-from tvwizard.diagnosis import knowledge
-from tvwizard.diagnosis.evidence import Evidence
 from tvwizard.diagnosis.rules import rule
+from tvwizard.facts import knowledge
+from tvwizard.facts.evidence import Evidence
 from tvwizard.fixes.commands import installer_for, quote
 from tvwizard.fixes.pairing import newest_pair_fix, pair_torchvision_fix
-from tvwizard.model import Evidence as Ev
-from tvwizard.model import Finding, Fix, Severity
+from tvwizard.model import Fact, Finding, Fix, Severity
 
 
 def _source(ev: Evidence) -> str:
@@ -106,7 +105,7 @@ def torch_missing(ev: Evidence) -> Finding | None:
         title=f"torch is not installed in {ev.target.python}",
         explanation="torchvision needs torch. If you installed it, it went to a different Python: "
         "compare `python -c 'import sys; print(sys.executable)'` with the path above.",
-        evidence=[Ev("distributions", "torch", "no torch distribution on sys.path")],
+        evidence=[Fact("distributions", "torch", "no torch distribution on sys.path")],
         fixes=fixes,
         checks=["distributions", "import_torch"],
     )
@@ -131,7 +130,7 @@ def torchvision_missing(ev: Evidence) -> Finding | None:
         title=f"torchvision is not installed in {ev.target.python}",
         explanation="No torchvision distribution is on this interpreter's sys.path. If you installed it, "
         "it went to another environment (a notebook kernel and a terminal often differ).",
-        evidence=[Ev("distributions", "torchvision", "no torchvision distribution on sys.path")],
+        evidence=[Fact("distributions", "torchvision", "no torchvision distribution on sys.path")],
         fixes=fixes,
         checks=["distributions", "import_torchvision"],
     )
@@ -148,15 +147,15 @@ def version_mismatch(ev: Evidence) -> Finding | None:
     expected = knowledge.expected_torchvision(tb.base)
     req = knowledge.torch_requirement_of(vb.base)
     evidence = [
-        Ev(_source(ev), "versions", f"torch {ev.torch_version()}, torchvision {ev.torchvision_version()}"),
+        Fact(_source(ev), "versions", f"torch {ev.torch_version()}, torchvision {ev.torchvision_version()}"),
     ]
     if req is not None:
-        evidence.append(Ev("knowledge", "requirement", f"torchvision {vb.base} requires torch{req}"))
+        evidence.append(Fact("knowledge", "requirement", f"torchvision {vb.base} requires torch{req}"))
     symbols = [f["error"] for f in ev.extension_errors() if "undefined symbol" in f.get("error", "")]
     if symbols:
         from tvwizard.demangle import demangle_text
 
-        evidence.append(Ev("live", "extensions", demangle_text(symbols[0])))
+        evidence.append(Fact("live", "extensions", demangle_text(symbols[0])))
     made_for = knowledge.expected_torch(vb.base)
     title = f"torchvision {vb.base} is made for torch {made_for or req or '?'}; your torch is {ev.torch_version()}"
     fixes = [f for f in (pair_torchvision_fix(ev, tb.base, tb.variant), newest_pair_fix(ev, tb.variant)) if f]
@@ -195,7 +194,7 @@ def build_variant_mismatch(ev: Evidence) -> Finding | None:
     if problem is None:
         return None
     evidence = [
-        Ev(
+        Fact(
             _source(ev),
             "builds",
             f"torch {ev.torch_version()} ({_variant_words(tb)}), "
@@ -204,7 +203,7 @@ def build_variant_mismatch(ev: Evidence) -> Finding | None:
     ]
     for f in ev.extension_errors():
         if "cannot open shared object file" in f.get("error", ""):
-            evidence.append(Ev("live", "extensions", f"{f.get('file')}: {f['error']}"))
+            evidence.append(Fact("live", "extensions", f"{f.get('file')}: {f['error']}"))
             break
     made_for = knowledge.expected_torch(vb.base)
     vb_words = _variant_words(vb)
@@ -256,7 +255,7 @@ def unsupported_python(ev: Evidence) -> Finding | None:
             title=f"torch {base} does not support Python {python}",
             explanation=f"No torch {base} wheel was published for Python {python}, so this install came "
             f"from elsewhere or will not work. {advice}",
-            evidence=[Ev("interpreter", "version", python)],
+            evidence=[Fact("interpreter", "version", python)],
             checks=["interpreter"],
         )
     if knowledge.newest_pair(python) is None:
@@ -265,7 +264,7 @@ def unsupported_python(ev: Evidence) -> Finding | None:
             severity=Severity.ERROR,
             title=f"No released torch supports Python {python}",
             explanation="Create an environment with a Python that torch supports (3.10–3.13 are safe choices).",
-            evidence=[Ev("interpreter", "version", python)],
+            evidence=[Fact("interpreter", "version", python)],
             checks=["interpreter"],
         )
     return None

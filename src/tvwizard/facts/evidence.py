@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tvwizard.diagnosis import knowledge
+from tvwizard.facts import knowledge
 from tvwizard.model import ProbeRun, RunStatus, StepResult, Target
 
 

@@ -68,7 +68,7 @@ __all__ = [
 INDEX_BASE = "https://download.pytorch.org/whl/"
 """Prefix of every variant index: ``INDEX_BASE + "cu130"``."""
 
-DATA_PACKAGE = "tvwizard.diagnosis"
+DATA_PACKAGE = "tvwizard.facts"
 DATA_NAME = "releases.json"
 
 DriverMode = Literal["toolkit", "minor_compat"]
