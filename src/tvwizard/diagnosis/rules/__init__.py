@@ -39,7 +39,7 @@ def rule(*needs: str) -> Callable[[RuleFn], RuleFn]:
 
 
 def _load() -> None:
-    from tvwizard.diagnosis.rules import environment, gpu, imports, native, packages  # noqa: F401
+    from tvwizard.diagnosis.rules import environment, gpu, imports, native, packages, provenance  # noqa: F401
 
 
 _load()

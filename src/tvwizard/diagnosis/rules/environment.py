@@ -202,40 +202,62 @@ _PLACES = {
 }
 
 
+def shadow_winner(ev: Evidence, name: str) -> dict | None:
+    """The candidate ``import name`` would take when it is not an installed distribution's and an
+    installed one lies further down sys.path: ``{"winner", "installed", "spec", "entry"}`` (entry:
+    the interpreter probe's record of the sys.path entry it sits in, with its origin and .pth)."""
+    mod = _resolution_modules(ev).get(name) or {}
+    spec = mod.get("spec") or {}
+    installed = mod.get("installed") or []
+    candidates = mod.get("candidates") or []
+    if not spec or not installed or not candidates:
+        return None
+    winner = next((c for c in candidates if c.get("kind") != "namespace"), candidates[0])
+    if winner.get("dists"):
+        return None  # the winner carries its own metadata: an install, not a stray file
+    if winner.get("entry") == installed[0].get("entry"):
+        return None
+    index = winner.get("entry")
+    entry = next((e for e in ev.data("interpreter").get("sys_path") or [] if e.get("index") == index), {})
+    return {"winner": winner, "installed": installed[0], "spec": spec, "entry": entry}
+
+
 @rule("resolution")
 def shadowed_module(ev: Evidence) -> list[Finding]:
     """The module Python would import is not the installed distribution's."""
+    from tvwizard.fixes.paths import disable_pth, trim_pythonpath
+
     out: list[Finding] = []
     for name in ("torchvision", "torch"):
-        mod = _resolution_modules(ev).get(name) or {}
-        spec = mod.get("spec") or {}
-        installed = mod.get("installed") or []
-        candidates = mod.get("candidates") or []
-        if not spec or not installed or not candidates:
+        found = shadow_winner(ev, name)
+        if found is None:
             continue
-        winner = next((c for c in candidates if c.get("kind") != "namespace"), candidates[0])
-        if winner.get("dists"):
-            continue  # the winner carries its own metadata: an install, not a stray file
-        first_installed = installed[0]
-        if winner.get("entry") == first_installed.get("entry"):
-            continue
+        winner, first_installed, spec, entry = found["winner"], found["installed"], found["spec"], found["entry"]
         path = str(winner.get("path") or spec.get("origin") or "")
-        place = _PLACES.get(str(winner.get("entry_origin") or ""), f"sys.path entry {winner.get('entry')}")
+        origin = str(winner.get("entry_origin") or entry.get("origin") or "")
+        place = _PLACES.get(origin, f"sys.path entry {winner.get('entry')}")
         checkout = winner.get("checkout") or []
         what = (
             "a source checkout"
             if checkout
             else ("a folder" if winner.get("kind") in ("package", "namespace") else "a file")
         )
+        folder = str(entry.get("abs") or entry.get("path") or os.path.dirname(path.rstrip("/")))
         fixes = []
-        if winner.get("entry_origin") in ("cwd", "script") and not checkout:
+        why = f"`import {name}` must find the installed package, not this {what}."
+        if origin == "pythonpath":
+            # The entry, not the folder's content, is what put it first: proven by probing without it.
+            fixes.append(trim_pythonpath(ev, [folder], why))
+        elif origin in ("pth", "user_site") and entry.get("pth"):
+            fixes.append(disable_pth(str(entry["pth"]), folder))
+        elif origin in ("cwd", "script") and not checkout:
             target = path.rstrip("/")
             fixes.append(
                 Fix(
                     id="rename-shadowing-file",
                     title=f"Rename {os.path.basename(target)} (and remove its __pycache__)",
                     kind="rename",
-                    why=f"`import {name}` must find the installed package, not this {what}.",
+                    why=why,
                     commands=[
                         f"mv {_q(target)} {_q(target + '.bak' if target.endswith('.py') else target + '_renamed')}"
                     ],
@@ -261,6 +283,7 @@ def shadowed_module(ev: Evidence) -> list[Finding]:
                 explanation=(
                     f"Python searches sys.path in order and stops at the first `{name}`: this one, which is not "
                     f"the installed distribution. Everything that imports {name} gets it instead."
+                    + (f" {place} put {folder} ahead of the installed one." if origin == "pythonpath" else "")
                 ),
                 evidence=[Fact("resolution", name, f"import {name} -> {spec.get('origin') or path}")],
                 fixes=fixes,
@@ -283,18 +306,25 @@ def stray_copy(ev: Evidence, key: str) -> dict | None:
     names sys.path entries: pythonpath, user_site, cwd, pth…), or None.
     """
     copies = (ev.data("distributions").get("duplicates") or {}).get(key) or []
-    prefix = ev.target.prefix.rstrip("/") + "/" if ev.target.prefix else ""
-    if len(copies) < 2 or not prefix:
+    if len(copies) < 2:
         return None
+    sys_path = ev.data("interpreter").get("sys_path") or []
+
+    def origin_of(copy: dict) -> str:
+        location = ev.dist_location(copy) or ""
+        entry = next((e for e in sys_path if location in (e.get("path"), e.get("abs"))), None)
+        if entry is not None:
+            return str(entry.get("origin") or "")
+        prefix = ev.target.prefix.rstrip("/") + "/" if ev.target.prefix else ""
+        return "site" if prefix and location.startswith(prefix) else ""
+
     first = copies[0]
-    location = ev.dist_location(first) or ""
-    own = next((c for c in copies[1:] if (ev.dist_location(c) or "").startswith(prefix)), None)
-    if location.startswith(prefix) or own is None:
+    # Why each copy's folder is on sys.path decides which is the env's own: the interpreter's
+    # site-packages ("site"), not the user site, PYTHONPATH or a .pth file ahead of it.
+    own = next((c for c in copies[1:] if origin_of(c) == "site"), None)
+    if origin_of(first) == "site" or own is None:
         return None
-    entry = next(
-        (e for e in ev.data("interpreter").get("sys_path") or [] if location in (e.get("path"), e.get("abs"))), {}
-    )
-    return {"copy": first, "location": location, "origin": entry.get("origin") or "", "own": own}
+    return {"copy": first, "location": ev.dist_location(first) or "", "origin": origin_of(first), "own": own}
 
 
 _ORIGIN_WORDS = {
@@ -306,34 +336,13 @@ _ORIGIN_WORDS = {
 
 
 def _stray_fixes(ev: Evidence, key: str, stray: dict) -> list[Fix]:
+    from tvwizard.fixes.paths import ignore_user_site, trim_pythonpath
+
     location, origin = stray["location"], stray["origin"]
     if origin == "pythonpath":
-        entries = [e for e in (ev.env.get("PYTHONPATH") or "").split(os.pathsep) if e]
-        kept = [e for e in entries if os.path.normpath(e) != os.path.normpath(location)]
-        return [
-            Fix(
-                id="trim-pythonpath",
-                title=f"Take {location} out of PYTHONPATH",
-                kind="env",
-                env={"PYTHONPATH": os.pathsep.join(kept) or None},
-                why=f"It puts another {key} ahead of the one installed in the env.",
-                undo=f"Set PYTHONPATH back to {os.pathsep.join(entries)}",
-                restart=True,
-            )
-        ]
+        return [trim_pythonpath(ev, [location], f"It puts another {key} ahead of the one installed in the env.")]
     if origin == "user_site":
-        return [
-            Fix(
-                id="ignore-user-site",
-                title="Ignore the user site-packages for this Python",
-                kind="env",
-                env={"PYTHONNOUSERSITE": "1"},
-                why=f"The user-site {key} wins over the env's own; removing it with "
-                f"`{ev.target.python} -m pip uninstall {key}` (which takes the first copy) works too.",
-                undo="unset PYTHONNOUSERSITE",
-                restart=True,
-            )
-        ]
+        return [ignore_user_site(ev, key, location)]
     copy = stray["copy"]
     paths = [os.path.join(location, key), os.path.join(location, str(copy.get("meta") or f"{key}-*.dist-info"))]
     return [
@@ -367,14 +376,22 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
             where = _ORIGIN_WORDS.get(stray["origin"], f"in {stray['location']}")
             title = (
                 f"{key} {stray['copy'].get('version')} {where} ({stray['location']}) hides the env's own "
-                f"{key} {stray['own'].get('version')}"
+                f"{key} {stray['own'].get('version')} ({ev.dist_location(stray['own']) or '?'}): Python imports "
+                "the first"
             )
             severity = Severity.ERROR if key in ("torch", "torchvision") or len(versions) > 1 else Severity.WARNING
             fixes = _stray_fixes(ev, key, stray)
         else:
-            title = f"{len(copies)} copies of {key} are reachable: {'; '.join(desc)}"
+            title = (
+                f"{len(copies)} copies of {key} are reachable: {'; '.join(desc)}; the first "
+                f"({copies[0].get('version')}) is the one Python imports"
+            )
             severity = Severity.ERROR if len(versions) > 1 and key in ("torch", "torchvision") else Severity.WARNING
             fixes = []
+        from tvwizard.diagnosis.provenance import behaviour_works
+
+        if behaviour_works(ev):
+            severity = Severity.WARNING  # the copy that wins works: the other is clutter, not a failure
         out.append(
             Finding(
                 id="duplicate-install",
