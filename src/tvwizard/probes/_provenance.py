@@ -34,7 +34,7 @@ import re
 
 from . import interpreter
 
-HASH_LIMIT = 256 * 1024 * 1024  # bytes: hash at most this much of one named file
+HASH_LIMIT = 64 * 1024 * 1024  # bytes: a named file larger than this gets its size checked, not its hash
 _PATH = re.compile(r"(/[^\s:'\"()\[\]{},;<>]+)")
 _ABI = re.compile(r"\.((?:cpython|pypy)[\w-]*?)\.(?:so|pyd)$")
 _META = re.compile(r"^([A-Za-z0-9_.]+)-([^-/]+)\.dist-info$")
@@ -58,16 +58,17 @@ def paths_in(*texts):
 
 
 class _Records:
-    """The RECORD files of one site-packages folder, read once: ``rel path -> [owner]``."""
+    """The RECORD files of each site-packages folder, read once; a path is looked up with a string
+    search per RECORD (``\\n<path>,``), not by parsing every line of torch's 15,000."""
 
     def __init__(self):
         self.by_dir = {}
 
-    def claims(self, location):
+    def _texts(self, location):
         found = self.by_dir.get(location)
         if found is not None:
             return found
-        found = {}
+        found = []
         try:
             names = sorted(os.listdir(location))
         except OSError:
@@ -78,23 +79,28 @@ class _Records:
                 continue
             try:
                 with open(os.path.join(location, name, "RECORD"), encoding="utf-8", errors="replace") as fh:
-                    lines = fh.read().splitlines()
+                    text = "\n" + fh.read()
             except OSError:
                 continue
-            version = m.group(2)
             dist = _dist_name(os.path.join(location, name)) or m.group(1)
-            for line in lines:
-                parts = line.rsplit(",", 2)
-                if len(parts) != 3 or not parts[0]:
-                    continue
-                rel = os.path.normpath(parts[0].strip('"'))
-                size = int(parts[2]) if parts[2].isdigit() else None
-                digest = parts[1][7:] if parts[1].startswith("sha256=") else None
-                found.setdefault(rel, []).append(
-                    {"name": dist, "version": version, "meta": name, "size": size, "hash": digest}
-                )
+            found.append((name, dist, m.group(2), text))
         self.by_dir[location] = found
         return found
+
+    def owners(self, location, rel):
+        """``[{"name", "version", "meta", "size", "hash"}]`` of the RECORDs that list ``rel``."""
+        out = []
+        needle = "\n" + rel.replace(os.sep, "/") + ","
+        for meta, dist, version, text in self._texts(location):
+            at = text.find(needle)
+            if at < 0:
+                continue
+            end = text.find("\n", at + 1)
+            parts = text[at + 1 : end if end >= 0 else len(text)].rstrip("\r").rsplit(",", 2)
+            size = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else None
+            digest = parts[1][7:] if len(parts) == 3 and parts[1].startswith("sha256=") else None
+            out.append({"name": dist, "version": version, "meta": meta, "size": size, "hash": digest})
+        return out
 
 
 def _dist_name(meta):
@@ -215,8 +221,8 @@ def _describe_one(path, rec, entry, records):
     if not location:
         return
     rel = os.path.normpath(os.path.relpath(path, location))
-    owners = records.claims(location).get(rel) or []
-    rec["owners"] = [{k: o[k] for k in ("name", "version", "meta", "size", "hash")} for o in owners]
+    owners = records.owners(location, rel)
+    rec["owners"] = owners
     try:
         rec["leftovers"] = sorted(n for n in os.listdir(location) if n.startswith("~"))[:10]
     except OSError:
