@@ -581,27 +581,15 @@ def _variant(torch: str | None, tv: str | None) -> str | None:
     return torch or tv
 
 
-def _facts(report: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of :func:`summarize_facts` a fleet needs, read the same way (a third of the time:
-    the probe rows and log summaries it skips cost more than parsing the JSON)."""
-    from tvwizard.report import facts
+#: What a fleet shows of each report (it skips the probe rows and logs, which cost the most).
+FLEET_SECTIONS = ("meta", "python", "packages", "gpu", "findings")
 
-    try:
-        dists = facts._dists(report)
-        return {
-            "meta": {
-                "tvwizard_version": facts._str(report.get("tvwizard_version")),
-                "created": facts._str(report.get("created")),
-                "verdict": facts._str(report.get("verdict")) or "unknown",
-                "exit_code": report.get("exit_code"),
-            },
-            "python": facts._python(report),
-            "packages": facts._packages(report, dists),
-            "gpu": facts._gpu(report),
-            "findings": facts._findings(report),
-        }
-    except AttributeError:  # facts.py reorganised: the public, complete summary still has it all
-        return facts.summarize_facts(report)
+
+def _facts(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of :func:`summarize_facts` a fleet needs, read by the same code."""
+    from tvwizard.report.facts import summarize_facts
+
+    return summarize_facts(report, FLEET_SECTIONS)
 
 
 def host_report_from_dict(

@@ -112,13 +112,13 @@ class ProbeRun:
             status=RunStatus(d["status"]),
             duration=d.get("duration", 0.0),
             started=d.get("started", 0.0),
-            data=d.get("data", {}),
-            steps=[StepResult(**s) for s in d.get("steps", [])],
+            data=d.get("data") or {},
+            steps=[StepResult(**s) for s in d.get("steps") or []],
             returncode=d.get("returncode"),
             signal=d.get("signal"),
             error=d.get("error"),
             fault=d.get("fault", ""),
-            log=[LogLine(**line) for line in d.get("log", [])],
+            log=[LogLine(**line) for line in d.get("log") or []],
             log_dropped=d.get("log_dropped", 0),
         )
 

@@ -235,6 +235,20 @@ def test_no_gpu_at_all_with_a_cuda_build_is_info_with_the_cpu_pair() -> None:
     assert fix.commands[1] == f"{PY} -m pip uninstall -y nvidia-cublas"
 
 
+def test_conda_owned_torch_gets_a_cpu_pair_that_keeps_the_variant_and_is_not_run_by_apply() -> None:
+    """conda owns torch: the fix is a conda command that keeps +cpu, shown but never run by --apply."""
+    data = dists()
+    for d in data["dists"][:2]:
+        d["installer"] = "conda"
+    data["conda"] = {"records": [{"name": "pytorch", "version": "2.14.1", "channel": "conda-forge"}]}
+    e = make_ev(gpu=no_driver_facts(), live_run=live(cuda_step(False)), dist=data, env={"CUDA_VISIBLE_DEVICES": ""})
+    fix = by_id(diagnose(e), "cuda-build-without-gpu").fixes[0]
+    assert fix.id == "install-cpu-pair"
+    assert fix.applicable is False and "conda owns torch" in fix.why
+    assert fix.argv[0][:5] == ["conda", "install", "--prefix", "/envs/ml", "--channel"]
+    assert "pytorch=2.14.1=*cpu*" in fix.argv[0] and "torchvision=0.29.1=*cpu*" in fix.argv[0]
+
+
 def test_driver_without_gpus_is_info() -> None:
     facts = gpu_facts(FakeNVML(driver="550.54.15", cuda=12040, devices=[]))
     assert facts["state"] == "no-gpu"
@@ -662,6 +676,23 @@ def test_extension_cuda_joins_the_existing_variant_finding() -> None:
     run = live(
         ("extensions", "ok", {"files": [], "ops": {"_cuda_version": True}, "cuda_version": 12060}), tv="0.29.1+cu126"
     )
+    found = [f for f in diagnose(make_ev(live_run=run, dist=d)) if f.id == "build-variant-mismatch"]
+    assert len(found) == 1
+    assert found[0].title.startswith("torchvision 0.29.1+cu126 is a CUDA 12.6 build")
+    assert any("_cuda_version() = 12060" in e.detail for e in found[0].evidence)
+
+
+def test_the_variant_finding_wins_the_merge_whatever_order_the_rules_run_in(monkeypatch) -> None:
+    """extension_cuda_mismatch declares supplements=True: the packages rule's finding is kept even
+    when the GPU rule runs first (it used to depend on which module happened to be imported first)."""
+    from tvwizard.diagnosis import rules
+
+    d = dists()
+    d["version_py"]["torchvision"] = {"values": {"__version__": "0.29.1+cu126"}}
+    run = live(
+        ("extensions", "ok", {"files": [], "ops": {"_cuda_version": True}, "cuda_version": 12060}), tv="0.29.1+cu126"
+    )
+    monkeypatch.setattr(rules, "RULES", list(reversed(rules.RULES)))
     found = [f for f in diagnose(make_ev(live_run=run, dist=d)) if f.id == "build-variant-mismatch"]
     assert len(found) == 1
     assert found[0].title.startswith("torchvision 0.29.1+cu126 is a CUDA 12.6 build")

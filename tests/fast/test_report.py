@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeEnv
 
 from tvwizard.model import (
     SCHEMA,
@@ -82,32 +83,47 @@ def make_report(broken: bool = True, flood: bool = True) -> dict[str, Any]:
     tv_variant = "cu130"
     torch_variant = "cpu" if broken else "cu130"
     torch_v, tv_v = f"2.13.0+{torch_variant}", f"0.29.1+{tv_variant}"
+    # each probe's data in the shape the probe writes (see tests/fast/data/report-*.json, captured)
+    version_py = {
+        "torch": {"found": True, "local_tag": torch_variant, "cuda_from_tag": None if broken else "13.0"},
+        "torchvision": {"found": True, "local_tag": tv_variant, "cuda_from_tag": "13.0"},
+    }
+    version_py["torch"]["values"] = {"__version__": torch_v, "cuda": None if broken else "13.0"}
+    version_py["torchvision"]["values"] = {"__version__": tv_v}
     probes = [
         _probe(
             "interpreter",
             duration=0.081,
             data={
-                "version": "3.11.7",
-                "implementation": "CPython",
-                "executable": f"{HOME}/envs/tv/bin/python",
-                "prefix": f"{HOME}/envs/tv",
-                "env_kind": "venv",
-                "platform": "Linux-6.8.0-49-generic-x86_64-with-glibc2.39",
+                "python": {
+                    "version": "3.11.7",
+                    "implementation": "cpython",
+                    "executable": f"{HOME}/envs/tv/bin/python",
+                    "prefix": f"{HOME}/envs/tv",
+                    "base_prefix": "/usr",
+                },
+                "environment": {"env_kind": "venv", "in_venv": True},
+                "platform": {
+                    "system": "Linux",
+                    "release": "6.8.0-49-generic",
+                    "machine": "x86_64",
+                    "libc": {"name": "glibc", "version": "2.39"},
+                },
             },
         ),
         _probe(
             "distributions",
             duration=0.214,
             data={
+                "locations": ["", "/usr/lib/python311.zip", SITE],
                 "dists": [
-                    {"name": "torch", "version": torch_v, "location": SITE},
-                    {"name": "torchvision", "version": "0.29.1", "location": SITE},
-                    {"name": "numpy", "version": "2.3.4", "location": SITE},
-                    {"name": "pillow", "version": "12.0.0", "location": SITE},
-                    {"name": "rich", "version": "15.0.0", "location": SITE},
+                    {"name": "torch", "version": torch_v, "loc": 2, "installer": "pip"},
+                    {"name": "torchvision", "version": "0.29.1", "loc": 2, "installer": "pip"},
+                    {"name": "numpy", "version": "2.3.4", "loc": 2, "installer": "pip"},
+                    {"name": "pillow", "version": "12.0.0", "loc": 2, "installer": "pip"},
+                    {"name": "rich", "version": "15.0.0", "loc": 2, "installer": "pip"},
                 ],
-                "torch_version_py": {"__version__": torch_v, "cuda": None if broken else "13.0"},
-                "torchvision_version_py": {"__version__": tv_v, "cuda": "13.0"},
+                "version_py": version_py,
             },
         ),
         _probe(
@@ -125,9 +141,13 @@ def make_report(broken: bool = True, flood: bool = True) -> dict[str, Any]:
             duration=0.01,
             data={
                 "vars": {
-                    "CUDA_VISIBLE_DEVICES": "0",
-                    "LD_LIBRARY_PATH": "/usr/local/cuda-13.0/lib64",
-                    "PIP_INDEX_URL": "https://download.pytorch.org/whl/cpu",
+                    "CUDA_VISIBLE_DEVICES": {"kind": "plain", "redacted": False, "value": "0"},
+                    "LD_LIBRARY_PATH": {"kind": "pathlist", "redacted": False, "value": "/usr/local/cuda-13.0/lib64"},
+                    "PIP_INDEX_URL": {
+                        "kind": "url",
+                        "redacted": False,
+                        "value": "https://download.pytorch.org/whl/cpu",
+                    },
                 }
             },
         ),
@@ -606,7 +626,7 @@ def test_redaction_removes_every_planted_secret_in_every_format() -> None:
     env = next(p for p in redacted["probes"] if p["name"] == "envvars")["data"]["vars"]
     assert "HOME" not in env and "MY_APP_SETTING" not in env and "HOSTNAME" not in env
     assert "HF_TOKEN" not in env  # not on the allowlist: dropped
-    assert env["PIP_PASSWORD"] == "<redacted>" and env["CUDA_VISIBLE_DEVICES"] == "0"
+    assert env["PIP_PASSWORD"] == "<redacted>" and env["CUDA_VISIBLE_DEVICES"]["value"] == "0"
     assert env["PIP_EXTRA_INDEX_URL"] == "https://<redacted>@pypi.corp.example/simple"
     assert report["target"]["python"].startswith(P_HOME)  # the input is not modified
 
@@ -736,6 +756,26 @@ def test_facts_of_a_real_captured_report() -> None:
     assert "| CUDA (build) | — | 13.0 |" in text
 
 
+def test_report_names_the_version_the_live_import_loaded_as_the_diagnosis_does(tmp_path: Path) -> None:
+    """version.py says 0.29.1 but the import loaded 0.27.0 (a shadowing copy, a stale install):
+    the report reads versions through the facts layer, live import first, like the diagnosis."""
+    from fakes import check_json_with, fake_env_vars
+
+    from tvwizard.facts.evidence import Evidence
+
+    site = FakeEnv().build(tmp_path / "site")
+    init = site / "torchvision" / "__init__.py"
+    init.write_text(init.read_text() + "__version__ = '0.27.0+cu130'\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    report = check_json_with(fake_env_vars(site), work)
+    assert Evidence.from_report(report).version_py("torchvision")["__version__"] == "0.29.1+cu130"
+    diagnosed = Evidence.from_report(report).torchvision_version()
+    assert diagnosed == "0.27.0+cu130"
+    assert summarize_facts(report)["packages"]["torchvision"]["version"] == diagnosed
+    assert "torchvision 0.27.0+cu130" in render_markdown(report).split("\n", 3)[2]
+
+
 # -- compare --------------------------------------------------------------------------------
 
 
@@ -848,7 +888,7 @@ def test_compare_tells_an_empty_variable_from_an_unset_one() -> None:
     """CUDA_VISIBLE_DEVICES="" hides every GPU; unset shows them all: compare must not call them equal."""
 
     def with_env(variables: dict) -> dict:
-        report = {"schema": SCHEMA, "probes": [{"name": "envvars", "status": "ok", "data": {"variables": variables}}]}
+        report = {"schema": SCHEMA, "probes": [{"name": "envvars", "status": "ok", "data": {"vars": variables}}]}
         return report
 
     unset = with_env({"LD_LIBRARY_PATH": {"value": "/opt/lib", "kind": "path"}})

@@ -70,7 +70,7 @@ def _print_gpu_details(report, console) -> None:
 
     if not isinstance(report.system, dict) or not isinstance(report.system.get("gpu"), dict):
         return
-    gpu = summarize_facts(report.to_dict())["gpu"]  # the one reader of system.gpu's shape
+    gpu = summarize_facts(report.to_dict(), ("gpu",))["gpu"]  # the one reader of system.gpu's shape
     console.print()
     console.print("[bold]GPU[/] [dim](read by tvwizard itself, without torch)[/]")
     line = f"  state {gpu['state']}"

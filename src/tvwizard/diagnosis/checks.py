@@ -253,9 +253,7 @@ def _native_summary(ev: Evidence) -> str:
 
 
 def _env_summary(ev: Evidence) -> str:
-    data = ev.data("envvars")
-    variables = data.get("variables") or data.get("vars") or {}
-    names = sorted(variables) if isinstance(variables, dict) else [v.get("name") for v in variables]
+    names = sorted(ev.env_vars())
     shown = [n for n in names if n and not n.startswith(("PATH", "CONDA_", "VIRTUAL_ENV"))]
     return ", ".join(shown[:6]) + (" …" if len(shown) > 6 else "") if shown else "nothing unusual set"
 

@@ -6,39 +6,14 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tvwizard.diagnosis.rules import RULES, Rule
+from tvwizard.diagnosis import rules
+from tvwizard.diagnosis.rules import INTERNAL_ERROR, Rule
 from tvwizard.facts.evidence import Evidence
 from tvwizard.model import Check, Fact, Finding, Severity
 
 log = logging.getLogger(__name__)
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-
-# Among root causes of equal severity, the most specific and actionable come first: a
-# shadowing file or a CPU/CUDA mix explains more than "the versions do not pair".
-ROOT_PRIORITY = (
-    "import-crash",
-    "import-timeout",
-    "torch-missing",
-    "torchvision-missing",
-    "shadowed-module",
-    "foreign-site-packages",
-    "library-path-override",
-    "overwritten-file",
-    "corrupt-file",
-    "duplicate-install",
-    "build-variant-mismatch",
-    "version-mismatch",
-    "abi-mismatch",
-    "gpu-driver-missing",
-    "driver-too-old",
-    "gpu-arch-unsupported",
-    "cuda-unavailable",
-    "missing-dependency",
-    "missing-shared-library",
-    "numpy-abi",
-    "unsupported-python",
-)
 
 
 def _ready(rule: Rule, ev: Evidence) -> bool:
@@ -81,22 +56,31 @@ def diagnose(ev: Evidence) -> list[Finding]:
     rule foresaw.
     """
     found: list[Finding] = []
-    for rule in RULES:
+    supplements: list[Finding] = []  # added after every primary finding, so those win the merge
+    for rule in rules.RULES:
         if not _ready(rule, ev):
             continue
         try:
-            found.extend(_as_list(rule.fn(ev)))
+            out = _as_list(rule.fn(ev))
         except Exception as exc:  # a rule bug must not hide the other findings
             log.exception("rule %s failed", rule.name)
-            found.append(
-                Finding(
-                    id="internal-error",
-                    severity=Severity.INFO,
-                    title=f"tvwizard rule {rule.name} failed on this evidence: {type(exc).__name__}: {exc}",
-                    evidence=[Fact("tvwizard", rule.name, repr(exc))],
-                )
-            )
-    return order(found)
+            found.append(_internal_error(rule, f"failed on this evidence: {type(exc).__name__}: {exc}", repr(exc)))
+            continue
+        undeclared = sorted({f.id for f in out} - set(rule.emits))
+        if undeclared:  # kept (the finding may be right), and said: the declaration is the catalog
+            log.error("rule %s emitted undeclared finding ids %s", rule.name, undeclared)
+            found.append(_internal_error(rule, f"emitted finding ids it does not declare: {', '.join(undeclared)}", ""))
+        (supplements if rule.supplements else found).extend(out)
+    return order(found + supplements)
+
+
+def _internal_error(rule: Rule, what: str, detail: str) -> Finding:
+    return Finding(
+        id=INTERNAL_ERROR,
+        severity=Severity.INFO,
+        title=f"tvwizard rule {rule.name} {what}",
+        evidence=[Fact("tvwizard", rule.name, detail or what)],
+    )
 
 
 def order(findings: list[Finding]) -> list[Finding]:
@@ -112,12 +96,11 @@ def order(findings: list[Finding]) -> list[Finding]:
     roots_of = {f.id: _root_of(f, by_id) for f in by_id.values()}
     for f in by_id.values():
         f.caused_by = roots_of[f.id]
+    ranks = rules.root_priority()
+    last = max(ranks.values(), default=0) + 1
     roots = sorted(
         (f for f in by_id.values() if f.caused_by is None),
-        key=lambda f: (
-            _SEVERITY_ORDER[f.severity],
-            ROOT_PRIORITY.index(f.id) if f.id in ROOT_PRIORITY else len(ROOT_PRIORITY),
-        ),
+        key=lambda f: (_SEVERITY_ORDER[f.severity], ranks.get(f.id, last)),
     )
     out: list[Finding] = []
     for root in roots:

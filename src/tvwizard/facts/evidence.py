@@ -8,11 +8,16 @@ that did not run, crashed, or are from an older tvwizard.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tvwizard.facts import knowledge
-from tvwizard.model import ProbeRun, RunStatus, StepResult, Target
+from tvwizard.model import ProbeRun, Report, RunStatus, StepResult, Target
+
+if TYPE_CHECKING:  # the knowledge base (and packaging) loads on the first build question only
+    from tvwizard.facts import knowledge
+
+_T = TypeVar("_T")
 
 
 def _norm(name: str) -> str:
@@ -26,6 +31,30 @@ class Evidence:
     system: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # tvwizard's view of the user's env (for fixes)
 
+    @classmethod
+    def of(cls, report: Report) -> Evidence:
+        """The evidence a finished report rests on (tvwizard's own environment is not in a report)."""
+        return cls(target=report.target, probes={p.name: p for p in report.probes}, system=dict(report.system))
+
+    @classmethod
+    def from_report(cls, report: Mapping[str, Any]) -> Evidence:
+        """The evidence a saved report holds (``check --json``, ``report -o x.json``, a fleet node's
+        file), so ``report/``, ``compare`` and ``fleet`` read it through the same accessors as the rules.
+
+        Built on the report model's ``from_dict`` (:class:`~tvwizard.model.Target`,
+        :class:`~tvwizard.model.ProbeRun`) part by part: a probe an older or damaged file cannot
+        give back is left out (its facts read as unknown) instead of losing the whole report.
+        """
+        target = _part(Target.from_dict, report.get("target")) or Target(python="")
+        probes: dict[str, ProbeRun] = {}
+        raw_probes = report.get("probes")
+        for raw in raw_probes if isinstance(raw_probes, list) else []:
+            run = _part(ProbeRun.from_dict, raw)
+            if run is not None and isinstance(run.name, str):
+                probes.setdefault(run.name, run)
+        system = report.get("system")
+        return cls(target=target, probes=probes, system=dict(system) if isinstance(system, dict) else {})
+
     # -- probes ---------------------------------------------------------------------------
     def has(self, probe: str) -> bool:
         run = self.probes.get(probe)
@@ -33,7 +62,7 @@ class Evidence:
 
     def data(self, probe: str) -> dict[str, Any]:
         run = self.probes.get(probe)
-        return run.data if run is not None else {}
+        return run.data if run is not None and isinstance(run.data, dict) else {}
 
     def step(self, name: str) -> StepResult | None:
         run = self.probes.get("live")
@@ -41,11 +70,38 @@ class Evidence:
 
     def step_data(self, name: str) -> dict[str, Any]:
         step = self.step(name)
-        return step.data if step is not None else {}
+        return step.data if step is not None and isinstance(step.data, dict) else {}
+
+    # -- interpreter and environment -------------------------------------------------------
+    def _interpreter_part(self, key: str) -> dict[str, Any]:
+        part = self.data("interpreter").get(key)
+        return part if isinstance(part, dict) else {}
+
+    def python_info(self) -> dict[str, Any]:
+        """The interpreter probe's ``python`` facts (version, executable, prefix, base_prefix …)."""
+        return self._interpreter_part("python")
+
+    def environment_info(self) -> dict[str, Any]:
+        """The interpreter probe's ``environment`` facts (env_kind, in_venv, pyvenv_cfg …)."""
+        return self._interpreter_part("environment")
+
+    def platform_info(self) -> dict[str, Any]:
+        """The interpreter probe's ``platform`` facts (system, release, machine, libc …)."""
+        return self._interpreter_part("platform")
+
+    def env_vars(self) -> dict[str, str | None]:
+        """The allowlisted variables as the target sees them (envvars probe): name -> value."""
+        found = self.data("envvars").get("vars")
+        out: dict[str, str | None] = {}
+        for name, entry in found.items() if isinstance(found, dict) else ():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            out[str(name)] = None if value is None else str(value)
+        return out
 
     # -- packages -------------------------------------------------------------------------
     def dists(self) -> list[dict[str, Any]]:
-        return list(self.data("distributions").get("dists") or [])
+        dists = self.data("distributions").get("dists")
+        return [d for d in dists if isinstance(d, dict)] if isinstance(dists, list) else []
 
     def dist(self, name: str) -> dict[str, Any] | None:
         """The first installed distribution of that name (sys.path order), or None."""
@@ -57,14 +113,33 @@ class Evidence:
 
     def dist_location(self, dist: dict[str, Any]) -> str | None:
         """The sys.path entry a distribution was found in."""
-        locations = self.data("distributions").get("locations") or []
+        locations = self.data("distributions").get("locations")
         loc = dist.get("loc")
-        return locations[loc] if isinstance(loc, int) and 0 <= loc < len(locations) else None
+        if not isinstance(locations, list) or not isinstance(loc, int) or not 0 <= loc < len(locations):
+            return None
+        return str(locations[loc])
+
+    def version_py_record(self, package: str) -> dict[str, Any]:
+        """The distributions probe's record of ``<package>/version.py``: ``values``, ``local_tag``,
+        ``cuda_from_tag``, ``path`` …; {} when it was not read."""
+        records = self.data("distributions").get("version_py")
+        record = records.get(package) if isinstance(records, dict) else None
+        return record if isinstance(record, dict) else {}
 
     def version_py(self, package: str) -> dict[str, Any]:
         """``<package>/version.py`` as read by the distributions probe (never imported)."""
-        vp = (self.data("distributions").get("version_py") or {}).get(package) or {}
-        return dict(vp.get("values") or {})
+        values = self.version_py_record(package).get("values")
+        return dict(values) if isinstance(values, dict) else {}
+
+    def import_origin(self, package: str) -> str | None:
+        """The file ``import <package>`` loads: the resolution probe's answer, else the file the
+        live import really loaded."""
+        data = self.data("resolution")
+        packages = data.get("packages")
+        entry = packages.get(package) if isinstance(packages, dict) else None
+        origin = entry.get("origin") if isinstance(entry, dict) else None
+        origin = origin or data.get(f"origin:{package}") or self.step_data(f"import_{package}").get("file")
+        return str(origin) if origin else None
 
     def torch_version(self) -> str | None:
         """torch's full version with local tag: from the live import, else version.py, else metadata."""
@@ -95,10 +170,9 @@ class Evidence:
 
     def torchvision_cuda(self) -> str | None:
         """torchvision's CUDA version as "13.0", from version.py or the loaded ops."""
-        vp = (self.data("distributions").get("version_py") or {}).get("torchvision") or {}
         for cuda in (
             self.version_py("torchvision").get("cuda"),
-            vp.get("cuda_from_tag"),
+            self.version_py_record("torchvision").get("cuda_from_tag"),
             self.step_data("import_torchvision").get("cuda"),
             self.step_data("extensions").get("cuda_version"),
         ):
@@ -112,7 +186,9 @@ class Evidence:
         if self.has("distributions"):
             if self.dist("torch") is not None:
                 return True
-            origin = (self.data("resolution").get("packages") or {}).get("torch", {}).get("origin")
+            packages = self.data("resolution").get("packages")
+            entry = packages.get("torch") if isinstance(packages, dict) else None
+            origin = entry.get("origin") if isinstance(entry, dict) else None
             return bool(origin) or bool(self.step_data("import_torch").get("ok"))
         if self.step("import_torch") is not None:
             err = (self.step_data("import_torch").get("error") or {}).get("message", "")
@@ -168,6 +244,16 @@ class Evidence:
         ]
 
 
+def _part(from_dict: Callable[[dict[str, Any]], _T], raw: object) -> _T | None:
+    """``from_dict(raw)``, or None where ``raw`` is not the shape the model writes."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return from_dict(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _cuda_text(value: object) -> str | None:
     """ "13.0" from "13.0", 13000 or "13000"; None for -1/None/garbage."""
     if value is None or isinstance(value, bool):
@@ -180,6 +266,8 @@ def _cuda_text(value: object) -> str | None:
 
 
 def _parse(version: str, cuda: object, hip: object, known: bool) -> knowledge.Build | None:
+    from tvwizard.facts import knowledge
+
     try:
         return knowledge.parse_local(
             version, cuda=_cuda_text(cuda), hip=str(hip) if hip else None, build_info_known=known

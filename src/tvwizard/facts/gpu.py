@@ -73,9 +73,9 @@ def python_version(ev: Evidence) -> str:
 
 def env_var(ev: Evidence, name: str) -> str | None:
     """A variable as the target sees it (envvars probe), else as tvwizard saw it."""
-    entry = (ev.data("envvars").get("vars") or {}).get(name)
-    if isinstance(entry, dict) and entry.get("value") is not None:
-        return str(entry["value"])
+    value = ev.env_vars().get(name)
+    if value is not None:
+        return value
     value = ev.env.get(name)
     return None if value is None else str(value)
 

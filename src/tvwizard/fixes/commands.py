@@ -41,11 +41,7 @@ class Installer:
         no_deps: bool = False,
     ) -> list[str]:
         if self.kind == "conda":
-            specs = []
-            for req in requirements:
-                name, _, version = req.partition("==")
-                name = _CONDA_NAMES.get(name, name)
-                specs.append(f"{name}={version.split('+')[0]}" if version else name)
+            specs = [_conda_spec(req) for req in requirements]
             return ["conda", "install", "--prefix", self.prefix, "--channel", self.channel, *specs]
         if self.kind == "uv":
             argv = ["uv", "pip", "install", "--python", self.python]
@@ -66,6 +62,23 @@ class Installer:
         if self.kind == "uv":
             return ["uv", "pip", "uninstall", "--python", self.python, *names]
         return [self.python, "-m", "pip", "uninstall", "-y", *names]
+
+
+def _conda_spec(requirement: str) -> str:
+    """A pip pin as a conda match spec that keeps the build variant: ``torch==2.5.1+cpu`` ->
+    ``pytorch=2.5.1=*cpu*``.  conda has no local version tags; the variant lives in the build
+    string (conda-forge ``cpu_mkl_…``/``cuda126_…``, the pytorch channel ``py3.12_cpu_0``/
+    ``py3.12_cuda12.4_…``), so a glob on it keeps a CPU build CPU and a CUDA build CUDA."""
+    name, _, version = requirement.partition("==")
+    name = _CONDA_NAMES.get(name, name)
+    if not version:
+        return name
+    base, _, local = version.partition("+")
+    if local == "cpu":
+        return f"{name}={base}=*cpu*"
+    if local.startswith("cu") and local[2:].isdigit():
+        return f"{name}={base}=*cuda*"
+    return f"{name}={base}"
 
 
 def installer_for(ev: Evidence) -> Installer:

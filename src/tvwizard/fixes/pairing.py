@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
-from tvwizard.fixes.commands import installer_for, quote
+from tvwizard.fixes.commands import Installer, installer_for, quote
 from tvwizard.model import Fix
 
 CPU_TORCH_SIZE = "about 200 MB"
@@ -61,6 +61,43 @@ def _restart_note() -> str:
     return "Restart the Python interpreter or notebook kernel afterwards: a loaded extension cannot be replaced."
 
 
+def conda_note(inst: Installer) -> str:
+    """What a person must know when conda owns torch: these commands are shown, never run."""
+    if inst.kind != "conda":
+        return ""
+    return " conda owns torch in this env: install with conda, not pip, or you get two torches."
+
+
+def install_pair_fix(ev: Evidence, pair: knowledge.Pair, fix_id: str, title: str, why: str) -> Fix:
+    """Install exactly ``pair`` (torch and torchvision, one command, one index) in its variant.
+
+    The installer is the one that owns the target (:func:`installer_for`): where conda owns
+    torch the command is a ``conda install`` that keeps the variant in its build string, shown
+    for the person to run, never run by ``fix --apply`` (``applicable`` follows the installer).
+    """
+    inst = installer_for(ev)
+    tag = f"+{pair.variant}" if pair.variant else ""
+    argv = inst.install(
+        [f"torch=={pair.torch}{tag}", f"torchvision=={pair.torchvision}{tag}"], index_url=pair.index_url
+    )
+    cuda = bool(pair.variant and pair.variant.startswith("cu"))
+    source = f"conda's {inst.channel} channel" if inst.kind == "conda" else (pair.index_url or "PyPI")
+    return Fix(
+        id=fix_id,
+        title=title,
+        kind="command",
+        why=why + conda_note(inst),
+        commands=[quote(argv)],
+        argv=[argv],
+        changes=f"Replaces torch and torchvision in {ev.target.prefix or 'the target env'}, both from "
+        f"{source} in one command so they cannot drift apart.",
+        undo="Reinstall the previous versions the same way, or recreate the environment.",
+        download=CUDA_TORCH_SIZE if cuda else CPU_TORCH_SIZE,
+        restart=True,
+        applicable=inst.auto,
+    )
+
+
 def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, no_deps: bool = True) -> Fix | None:
     """Keep torch, install the torchvision made for it.
 
@@ -73,11 +110,6 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, 
     inst = installer_for(ev)
     req, index, force = _requirement(ev, "torchvision", expected, variant)
     argv = inst.install([req], index_url=index, force_reinstall=force, no_deps=no_deps)
-    conda_note = (
-        " conda owns torch in this env: install with conda, not pip, or you get two torches."
-        if (inst.kind == "conda")
-        else ""
-    )
     old = ev.torchvision_version() or "the previous version"
     where = index or "PyPI"
     return Fix(
@@ -86,7 +118,7 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, 
         f"{' (' + variant + ')' if variant else ''}",
         kind="command",
         why=f"torchvision {expected} is the release made for torch {torch_base.rsplit('.', 1)[0]}.x, "
-        f"in the same build variant ({variant or 'default'}), from {where}.{conda_note}",
+        f"in the same build variant ({variant or 'default'}), from {where}.{conda_note(inst)}",
         commands=[quote(argv)],
         argv=[argv],
         changes=(

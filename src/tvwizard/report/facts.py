@@ -1,20 +1,14 @@
-"""The facts a person reads in a report, pulled out of a report dict once, for every renderer.
+"""The facts a person reads in a report: a projection of the facts layer, for every renderer.
 
-Probes are written (and changed) separately from the renderers, so every accessor here
-tolerates missing keys, ``None``, and a few shapes of the same fact.  What it reads, where
-present:
-
-- ``target`` (always) and the ``interpreter`` probe: version, executable, prefix, env kind,
-  platform;
-- the ``distributions`` probe: ``dists``/``distributions`` (name, version, location) and
-  ``torch_version_py``/``torchvision_version_py`` (``__version__``, ``cuda``);
-- the ``resolution`` probe: per package, ``origin`` (the file ``import`` would load);
-- the ``envvars`` probe: the allowlisted variables;
-- ``system`` (os, kernel, cpu, memory …) and ``system["gpu"]`` (driver, cuda, gpus);
-- the ``live`` probe's steps (``import_torch``, ``import_torchvision``, ``nms_cpu`` …).
+The probe data is read through :class:`tvwizard.facts.evidence.Evidence` (built from the report
+dict with :meth:`~tvwizard.facts.evidence.Evidence.from_report`), so the report names the same
+versions, variants and files as the diagnosis.  What is read here directly is the report's
+own record: its meta fields, ``system``, the checks, the findings and how each probe run went
+(status, steps, log).  Every accessor tolerates missing keys and ``None``: a report file may
+come from an older tvwizard, or be damaged.
 
 :func:`summarize_facts` returns plain data (str/int/float/None, lists, dicts) in a fixed
-order, so the Markdown and HTML renderers and ``compare`` show the same thing.
+order, so the Markdown and HTML renderers, ``compare`` and ``fleet`` show the same thing.
 """
 
 from __future__ import annotations
@@ -23,6 +17,8 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from tvwizard.facts.evidence import Evidence
 
 __all__ = ["PACKAGES", "VERDICTS", "first_line", "summarize_facts", "variant_of"]
 
@@ -95,18 +91,6 @@ def _probes(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [p for p in _list(report.get("probes")) if isinstance(p, dict)]
 
 
-def _probe(report: Mapping[str, Any], *names: str) -> dict[str, Any]:
-    for name in names:
-        for p in _probes(report):
-            if p.get("name") == name:
-                return p
-    return {}
-
-
-def _probe_data(report: Mapping[str, Any], *names: str) -> dict[str, Any]:
-    return _dict(_probe(report, *names).get("data"))
-
-
 def _steps(probe: Mapping[str, Any]) -> list[dict[str, Any]]:
     steps = _list(probe.get("steps")) or _list(_get(probe, "data", "steps"))
     return [s for s in steps if isinstance(s, dict) and s.get("name")]
@@ -145,95 +129,57 @@ def _platform_text(value: Any) -> str | None:
     return " ".join(str(b) for b in bits if b) or _str(value.get("sys_platform"))
 
 
-def _python(report: Mapping[str, Any]) -> dict[str, Any]:
-    target = _dict(report.get("target"))
-    interp = _probe_data(report, "interpreter")
-    py = _dict(interp.get("python")) or interp  # {"python": {...}, "environment": {...}} or flat
-    env = _dict(interp.get("environment"))
+def _python(ev: Evidence) -> dict[str, Any]:
+    target, py, env = ev.target, ev.python_info(), ev.environment_info()
+    platform = ev.platform_info()
     return {
-        "version": _str(_first(py.get("version"), target.get("version"))),
-        "implementation": _str(_first(target.get("implementation"), py.get("implementation"))),
-        "executable": _str(_first(py.get("executable"), target.get("executable"), target.get("python"))),
-        "prefix": _str(_first(py.get("prefix"), target.get("prefix"))),
-        "base_prefix": _str(_first(py.get("base_prefix"), target.get("base_prefix"))),
-        "env_kind": _str(_first(env.get("env_kind"), interp.get("env_kind"), target.get("env_kind"))),
-        "how_chosen": _str(target.get("how_chosen")),
-        "platform": _platform_text(_first(interp.get("platform"), py.get("sysconfig_platform"))),
-        "cwd": _str(_first(target.get("cwd"), py.get("cwd"))),
+        "version": _str(_first(py.get("version"), target.version)),
+        "implementation": _str(_first(target.implementation, py.get("implementation"))),
+        "executable": _str(_first(py.get("executable"), target.executable, target.python)),
+        "prefix": _str(_first(py.get("prefix"), target.prefix)),
+        "base_prefix": _str(_first(py.get("base_prefix"), target.base_prefix)),
+        "env_kind": _str(_first(env.get("env_kind"), target.env_kind)),
+        "how_chosen": _str(target.how_chosen),
+        "platform": _platform_text(platform) if platform else None,
+        "cwd": _str(_first(target.cwd, py.get("cwd"))),
     }
 
 
-def _dists(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    data = _probe_data(report, "distributions", "dists")
-    raw = _first(_list(data.get("dists")), _list(data.get("distributions")), _list(data.get("packages")))
-    locations = _list(data.get("locations"))
-    out = []
-    for d in raw or []:
-        if isinstance(d, dict) and d.get("name"):
-            loc = d.get("loc")
-            where = locations[loc] if isinstance(loc, int) and 0 <= loc < len(locations) else None
-            out.append(
-                {
-                    "name": str(d["name"]),
-                    "version": _str(d.get("version")),
-                    "location": _str(_first(d.get("location"), d.get("path"), where)),
-                    "installer": _str(d.get("installer")),
-                }
-            )
-    return out
+def _dists(ev: Evidence) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": str(d["name"]),
+            "version": _str(d.get("version")),
+            "location": ev.dist_location(d),
+            "installer": _str(d.get("installer")),
+        }
+        for d in ev.dists()
+        if d.get("name")
+    ]
 
 
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _resolution(report: Mapping[str, Any], package: str) -> dict[str, Any]:
-    data = _probe_data(report, "resolution")
-    for container in (data.get("packages"), data.get("modules"), data.get("specs"), data):
-        entry = _get(container, package)
-        if isinstance(entry, dict):
-            return entry
-        if isinstance(entry, str):
-            return {"origin": entry}
-    return {}
-
-
-def _live_step_data(report: Mapping[str, Any], step: str) -> dict[str, Any]:
-    for s in _steps(_probe(report, "live")):
-        if s.get("name") == step:
-            return _dict(s.get("data"))
-    return {}
-
-
-def _cuda_text(value: Any) -> str | None:
-    """A CUDA version as people write it: torchvision's ``13000`` (its ``_cuda_version()``
-    encoding) reads "13.0", like torch's ``"13.0"``."""
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        from tvwizard.gpu import cuda_int_to_str
-
-        number = int(value)
-        return cuda_int_to_str(number) if number >= 1000 else None
-    return _str(value)
-
-
-def _packages(report: Mapping[str, Any], dists: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    data = _probe_data(report, "distributions", "dists")
+def _packages(ev: Evidence, dists: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """torch and torchvision as the diagnosis sees them: each fact through the facts layer's one
+    fallback chain (the live import first, then version.py, then metadata), so a report never
+    names another version than the findings do (a shadowing copy is the case that matters)."""
+    chosen = {
+        "torch": (ev.torch_version(), _str(ev.torch_cuda())),
+        "torchvision": (ev.torchvision_version(), ev.torchvision_cuda()),
+    }
     out: dict[str, dict[str, Any]] = {}
     for pkg in PACKAGES:
         installs = [d for d in dists if _norm(d["name"]) == pkg]
-        vpy = _dict(_get(data, "version_py", pkg))
-        py = _dict(_first(data.get(f"{pkg}_version_py"), vpy.get("values"), vpy))
-        live = _live_step_data(report, f"import_{pkg}")
-        res = _resolution(report, pkg)
-        version_py = _str(_first(py.get("__version__"), py.get("version"), live.get("version")))
-        version = _str(_first(version_py, installs[0]["version"] if installs else None))
-        cuda = _cuda_text(_first(py.get("cuda"), vpy.get("cuda_from_tag"), live.get("cuda")))
+        version, cuda = chosen[pkg]
         out[pkg] = {
             "version": version,
             "dist_version": installs[0]["version"] if installs else None,
             "cuda": cuda,
-            "variant": _str(vpy.get("local_tag")) or variant_of(version, cuda),
-            "origin": _str(_first(res.get("origin"), res.get("file"), live.get("file"), live.get("origin"))),
+            "variant": variant_of(version, cuda),
+            "origin": ev.import_origin(pkg),
             "location": installs[0]["location"] if installs else None,
             "installs": len(installs),
             "all_locations": [d["location"] for d in installs if d.get("location")],
@@ -249,9 +195,11 @@ def _gib(mib: Any) -> str | None:
     return f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
 
 
-def _gpu(report: Mapping[str, Any]) -> dict[str, Any]:
+def _gpu(ev: Evidence) -> dict[str, Any]:
     """``system["gpu"]`` as :func:`tvwizard.gpu.collect_gpus` writes it (older key names too)."""
-    gpu = _dict(_get(report, "system", "gpu"))
+    from tvwizard.facts.gpu import host_gpu
+
+    gpu = host_gpu(ev)
     gpus = []
     for i, g in enumerate(_list(gpu.get("gpus"))):
         if not isinstance(g, dict):
@@ -316,57 +264,27 @@ def _system(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _env(report: Mapping[str, Any]) -> dict[str, str | None]:
-    data = _probe_data(report, "envvars", "env")
-    mapping: Any = None
-    for key in ("vars", "env", "environ", "variables", "values", "set"):
-        if isinstance(data.get(key), dict | list):
-            mapping = data[key]
-            break
-    if mapping is None and data and all(isinstance(k, str) and k.isupper() for k in data):
-        mapping = data
-    out: dict[str, str | None] = {}
-    if isinstance(mapping, dict):
-        for name, value in mapping.items():
-            if isinstance(value, dict):  # the envvars probe: {"value", "kind", "entries", …}
-                value = value.get("value")
-            out[str(name)] = None if value is None else _str(value) or ""
-    elif isinstance(mapping, list):
-        for item in mapping:
-            if isinstance(item, dict) and item.get("name"):
-                out[str(item["name"])] = _str(item.get("value"))
-    return dict(sorted(out.items()))
+def _env(ev: Evidence) -> dict[str, str | None]:
+    return dict(sorted(ev.env_vars().items()))
 
 
 _BASE_LIBS = re.compile(r"^(libc|libm|libdl|libpthread|librt|libutil|ld-linux[-\w]*)\.so")
 
 
-def _libraries(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _libraries(ev: Evidence) -> list[dict[str, Any]]:
     """The shared libraries torch and torchvision load, where each resolved: the ``native``
     probe's model of the loader (each file's ``needed``), one row per library name; the C
-    library and its companions left out.  Older reports: ``libraries``/``loaded_libraries``."""
+    library and its companions left out."""
     out: dict[str, dict[str, Any]] = {}
-    native = _probe_data(report, "native")
-    for package in PACKAGES:
-        for f in _list(_get(native, "packages", package, "files")):
-            for need in _list(_dict(f).get("needed")):
-                need = _dict(need)
-                name = _str(need.get("name"))
-                if not name or name in out or _BASE_LIBS.match(name):
-                    continue
-                if need.get("found") and need.get("path"):
-                    path = posixpath.normpath(str(need["path"]))  # ".../torchvision/../torchvision.libs/…"
-                    out[name] = {"name": name, "path": path, "via": _str(need.get("via"))}
-    for p in _probes(report):
-        data = _dict(p.get("data"))
-        libs = _first(_list(data.get("loaded_libraries")), _list(data.get("libraries")))
-        for lib in libs or []:
-            if isinstance(lib, str):
-                lib = {"path": lib}
-            if isinstance(lib, dict) and _first(lib.get("name"), lib.get("path")):
-                path = _str(_first(lib.get("path"), lib.get("name"))) or ""
-                name = _str(lib.get("name")) or path.rsplit("/", 1)[-1]
-                out.setdefault(name, {"name": name, "path": path, "via": None})
+    for f in ev.native_files(*PACKAGES):
+        for need in _list(f.get("needed")):
+            need = _dict(need)
+            name = _str(need.get("name"))
+            if not name or name in out or _BASE_LIBS.match(name):
+                continue
+            if need.get("found") and need.get("path"):
+                path = posixpath.normpath(str(need["path"]))  # ".../torchvision/../torchvision.libs/…"
+                out[name] = {"name": name, "path": path, "via": _str(need.get("via"))}
     return [out[k] for k in sorted(out)]
 
 
@@ -434,33 +352,62 @@ def _findings(report: Mapping[str, Any]) -> dict[str, Any]:
     return {"all": findings, "roots": roots, "symptoms": symptoms, "fixes": fixes}
 
 
-def summarize_facts(report: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the renderers and ``compare`` show, from a report dict (missing keys tolerated)."""
-    dists = _dists(report)
-    relevant = [d for d in dists if RELEVANT_DISTS.match(d["name"])]
+def _meta(report: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "meta": {
-            "schema": _str(report.get("schema")),
-            "tvwizard_version": _str(report.get("tvwizard_version")),
-            "created": _str(report.get("created")),
-            "verdict": _str(report.get("verdict")) or "unknown",
-            "exit_code": report.get("exit_code"),
-            "duration": report.get("duration") if isinstance(report.get("duration"), int | float) else None,
-        },
-        "python": _python(report),
-        "packages": _packages(report, dists),
-        "distributions": dists,
-        "relevant_distributions": relevant,
-        "gpu": _gpu(report),
-        "system": _system(report),
-        "env": _env(report),
-        "libraries": _libraries(report),
-        "checks": [c for c in _list(report.get("checks")) if isinstance(c, dict)],
-        "probes": _probe_rows(report),
-        "findings": _findings(report),
-        "redaction": _dict(report.get("redaction")),
-        "timings": {str(k): v for k, v in _dict(report.get("timings")).items() if isinstance(v, int | float)},
+        "schema": _str(report.get("schema")),
+        "tvwizard_version": _str(report.get("tvwizard_version")),
+        "created": _str(report.get("created")),
+        "verdict": _str(report.get("verdict")) or "unknown",
+        "exit_code": report.get("exit_code"),
+        "duration": report.get("duration") if isinstance(report.get("duration"), int | float) else None,
     }
+
+
+#: The sections :func:`summarize_facts` can return, in its order.
+SECTIONS = (
+    "meta",
+    "python",
+    "packages",
+    "distributions",
+    "relevant_distributions",
+    "gpu",
+    "system",
+    "env",
+    "libraries",
+    "checks",
+    "probes",
+    "findings",
+    "redaction",
+    "timings",
+)
+
+
+def summarize_facts(report: Mapping[str, Any], sections: Iterable[str] = SECTIONS) -> dict[str, Any]:
+    """What the renderers, ``compare`` and ``fleet`` show, from a report dict (missing keys
+    tolerated); ``sections``: only those (``fleet`` skips the probe rows and logs it never shows)."""
+    ev = Evidence.from_report(report)
+    wanted = set(sections)
+    dists = _dists(ev) if wanted & {"packages", "distributions", "relevant_distributions"} else []
+    build = {
+        "meta": lambda: _meta(report),
+        "python": lambda: _python(ev),
+        "packages": lambda: _packages(ev, dists),
+        "distributions": lambda: dists,
+        "relevant_distributions": lambda: [d for d in dists if RELEVANT_DISTS.match(d["name"])],
+        "gpu": lambda: _gpu(ev),
+        "system": lambda: _system(report),
+        "env": lambda: _env(ev),
+        "libraries": lambda: _libraries(ev),
+        "checks": lambda: [c for c in _list(report.get("checks")) if isinstance(c, dict)],
+        "probes": lambda: _probe_rows(report),
+        "findings": lambda: _findings(report),
+        "redaction": lambda: _dict(report.get("redaction")),
+        "timings": lambda: {str(k): v for k, v in _dict(report.get("timings")).items() if isinstance(v, int | float)},
+    }
+    unknown = wanted - set(build)
+    if unknown:
+        raise ValueError(f"no such report section: {', '.join(sorted(unknown))}")
+    return {name: build[name]() for name in SECTIONS if name in wanted}
 
 
 def iter_logs(report: Mapping[str, Any]) -> Iterable[dict[str, Any]]:

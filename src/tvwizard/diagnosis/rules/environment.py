@@ -24,7 +24,7 @@ def _numpy2_with_old_torch(ev: Evidence, numpy: dict | None) -> bool:
     )
 
 
-@rule("live")
+@rule(needs=("live",), emits=("numpy-abi",), priority=170)
 def numpy_abi(ev: Evidence) -> Finding | None:
     run = ev.probes["live"]
     notices = [n for step in ("import_torch", "import_torchvision") for n in ev.step_data(step).get("notices") or []]
@@ -96,7 +96,7 @@ def _cwd_frames(traceback: str, cwd: str) -> list[str]:
     return out
 
 
-@rule("live")
+@rule(needs=("live",), emits=("shadowed-module",), priority=50)
 def shadowed_by_cwd(ev: Evidence) -> Finding | None:
     """A module in the working folder hides an installed or standard-library one."""
     cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
@@ -222,7 +222,7 @@ def shadow_winner(ev: Evidence, name: str) -> dict | None:
     return {"winner": winner, "installed": installed[0], "spec": spec, "entry": entry}
 
 
-@rule("resolution")
+@rule(needs=("resolution",), emits=("shadowed-module",), priority=50)
 def shadowed_module(ev: Evidence) -> list[Finding]:
     """The module Python would import is not the installed distribution's."""
     from tvwizard.fixes.paths import disable_pth, trim_pythonpath
@@ -357,7 +357,7 @@ def _stray_fixes(ev: Evidence, key: str, stray: dict) -> list[Fix]:
     ]
 
 
-@rule("distributions")
+@rule(needs=("distributions",), emits=("duplicate-install",), priority=66)
 def duplicate_install(ev: Evidence) -> list[Finding]:
     dups = ev.data("distributions").get("duplicates") or {}
     out = []
@@ -410,7 +410,7 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
     return out
 
 
-@rule("distributions", "interpreter")
+@rule(needs=("distributions", "interpreter"), emits=("missing-dependency",), priority=150)
 def missing_dependency(ev: Evidence) -> list[Finding]:
     from tvwizard.diagnosis.requirements import unsatisfied
     from tvwizard.fixes.commands import installer_for, quote
@@ -461,7 +461,7 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
 LOW_DISK_BYTES = 6 * 2**30  # a CUDA torch with its nvidia-* wheels, unpacked, plus pip's copy
 
 
-@rule("live|distributions")
+@rule(needs=("live|distributions",), emits=("low-disk",))
 def low_disk_for_fixes(ev: Evidence) -> Finding | None:
     """The fixes on offer download gigabytes the env's disk does not have."""
     disk = (ev.system.get("disk") or {}) if isinstance(ev.system, dict) else {}

@@ -48,7 +48,7 @@ from tvwizard.facts.gpu import (
     torchvision_arches,
 )
 from tvwizard.fixes.commands import installer_for, quote
-from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, pair_torchvision_fix
+from tvwizard.fixes.pairing import CPU_TORCH_SIZE, CUDA_TORCH_SIZE, install_pair_fix, pair_torchvision_fix
 from tvwizard.model import Fact, Finding, Fix, Severity
 
 DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
@@ -58,29 +58,6 @@ DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
 
 
 # -- fixes ---------------------------------------------------------------------------------
-
-
-def _pair_fix(ev: Evidence, pair: knowledge.Pair, fid: str, title: str, why: str) -> Fix:
-    inst = installer_for(ev)
-    tag = f"+{pair.variant}" if pair.variant else ""
-    argv = inst.install(
-        [f"torch=={pair.torch}{tag}", f"torchvision=={pair.torchvision}{tag}"], index_url=pair.index_url
-    )
-    cuda = bool(pair.variant and pair.variant.startswith("cu"))
-    return Fix(
-        id=fid,
-        title=title,
-        kind="command",
-        why=why,
-        commands=[quote(argv)],
-        argv=[argv],
-        changes=f"Replaces torch and torchvision in {ev.target.prefix or 'the target env'}, both from "
-        f"{pair.index_url or 'PyPI'} in one command so they cannot drift apart.",
-        undo="Reinstall the previous versions the same way, or recreate the environment.",
-        download=CUDA_TORCH_SIZE if cuda else CPU_TORCH_SIZE,
-        restart=True,
-        applicable=True,
-    )
 
 
 def _cpu_pair(ev: Evidence) -> knowledge.Pair | None:
@@ -102,7 +79,7 @@ def _cpu_fix(ev: Evidence, why: str) -> Fix | None:
     pair = _cpu_pair(ev)
     if pair is None:
         return None
-    fix = _pair_fix(
+    fix = install_pair_fix(
         ev,
         pair,
         "install-cpu-pair",
@@ -168,7 +145,11 @@ def _no_driver(ev: Evidence) -> tuple[bool, bool, list[Fact]]:
     return bool(host or text or torch_none), bool(host or text), evidence
 
 
-@rule("distributions|live")
+@rule(
+    needs=("distributions|live",),
+    emits=("gpu-driver-missing", "cuda-build-without-gpu"),
+    priority={"gpu-driver-missing": 100},
+)
 def gpu_driver_missing(ev: Evidence) -> list[Finding]:
     tb = cuda_build(ev)
     if tb is None:
@@ -286,7 +267,7 @@ def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Fact], what: 
     )
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("cuda-build-without-gpu",))
 def cuda_build_without_gpu(ev: Evidence) -> Finding | None:
     """The driver answers but reports no GPU (the no-driver case is in gpu_driver_missing)."""
     tb = cuda_build(ev)
@@ -301,7 +282,7 @@ def cuda_build_without_gpu(ev: Evidence) -> Finding | None:
 # -- driver-too-old -------------------------------------------------------------------------
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("driver-too-old",), priority=110)
 def driver_too_old(ev: Evidence) -> Finding | None:
     tb = cuda_build(ev)
     if tb is None or host_gpu(ev).get("state") == "no-gpu":
@@ -426,7 +407,7 @@ def _older_cuda_fix(
             f" CUDA {cuda} is newer than the driver's {strict}, but runs on it through CUDA minor-version "
             f"compatibility (CUDA {cuda.split('.')[0] if cuda else '?'}.x needs driver ≥ {floor})."
         )
-    return _pair_fix(
+    return install_pair_fix(
         ev,
         pair,
         "install-pair-for-driver",
@@ -472,7 +453,7 @@ def _variant_for(cc: tuple[int, int], ev: Evidence, max_cuda: tuple[int, int] | 
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("gpu-arch-unsupported",), priority=120)
 def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
     tb = cuda_build(ev)
     devices = gpu_facts.devices(ev)
@@ -574,7 +555,7 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
         pair = _variant_for(first.cc, ev, have)
         if pair is not None and pair.variant != tb.variant:
             fixes.append(
-                _pair_fix(
+                install_pair_fix(
                     ev,
                     pair,
                     "install-pair-for-gpu",
@@ -795,7 +776,7 @@ def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, 
     return None
 
 
-@rule("live")
+@rule(needs=("live",), emits=("cuda-unavailable",), priority=130)
 def cuda_unavailable(ev: Evidence) -> Finding | None:
     tb = cuda_build(ev)
     step = ev.step("cuda")
@@ -896,7 +877,7 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
 # -- cuda-home-invalid -------------------------------------------------------------------------
 
 
-@rule("toolchain")
+@rule(needs=("toolchain",), emits=("cuda-home-invalid",))
 def cuda_home_invalid(ev: Evidence) -> list[Finding]:
     data = ev.data("toolchain")
     cuda_env = data.get("cuda_env") or {}
@@ -957,13 +938,14 @@ def cuda_home_invalid(ev: Evidence) -> list[Finding]:
 # -- torchvision's compiled CUDA vs torch's ----------------------------------------------------
 
 
-@rule("live")
+@rule(needs=("live",), emits=("build-variant-mismatch",), priority=70, supplements=True)
 def extension_cuda_mismatch(ev: Evidence) -> Finding | None:
     """torchvision's compiled ops report another CUDA major than torch.
 
-    Reported under ``build-variant-mismatch`` so it merges with that rule's finding (the
-    engine dedupes by id, keeping the first and adding this evidence); it stands alone only
-    when version.py hid the mismatch (a source build whose binary disagrees with its label).
+    Reported under ``build-variant-mismatch`` so it merges with the packages rule's finding:
+    declared ``supplements=True``, so that finding is kept and this evidence added to it,
+    whatever order the rules ran in; it stands alone only when version.py hid the mismatch (a
+    source build whose binary disagrees with its label).
     """
     code = ev.step_data("extensions").get("cuda_version")
     torch_cuda = major_minor(ev.torch_cuda())

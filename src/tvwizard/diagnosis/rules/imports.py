@@ -17,7 +17,11 @@ def _err_text(err: dict | None) -> str:
     return f"{err.get('type', 'Error')}: {err.get('message', '')}"
 
 
-@rule("live")
+@rule(
+    needs=("live",),
+    emits=("import-crash", "import-timeout", "op-failed", "op-timeout"),
+    priority={"import-crash": 10, "import-timeout": 20},
+)
 def import_crash(ev: Evidence) -> list[Finding]:
     """The interpreter died or hung while importing (or running a step)."""
     run = ev.probes["live"]
@@ -108,7 +112,7 @@ def _damaged_files(ev: Evidence) -> bool:
     return any(f.get("problem") in DAMAGED for f in ev.native_files())
 
 
-@rule("live")
+@rule(needs=("live",), emits=("import-failed",))
 def import_failed(ev: Evidence) -> Finding | None:
     """``import torchvision`` raised: the symptom every root cause attaches to."""
     step = ev.step("import_torchvision")
@@ -207,7 +211,7 @@ def _is_cuda_lib(error: str) -> bool:
     return bool(_CUDA_LIB.search(error))
 
 
-@rule("live")
+@rule(needs=("live",), emits=("torch-import-failed",))
 def torch_import_failed(ev: Evidence) -> Finding | None:
     step = ev.step("import_torch")
     if step is None or step.status != "error":
@@ -240,7 +244,7 @@ def torch_import_failed(ev: Evidence) -> Finding | None:
     )
 
 
-@rule("live")
+@rule(needs=("live",), emits=("first-import-differs",))
 def first_import_differs(ev: Evidence) -> Finding | None:
     """The second import in one process behaves differently from the first."""
     first = ev.step_data("import_torchvision")
@@ -284,7 +288,7 @@ def first_import_differs(ev: Evidence) -> Finding | None:
     )
 
 
-@rule("live")
+@rule(needs=("live",), emits=("op-failed", "op-wrong-result"))
 def op_results(ev: Evidence) -> list[Finding]:
     out: list[Finding] = []
     run = ev.probes["live"]
@@ -342,7 +346,7 @@ def op_results(ev: Evidence) -> list[Finding]:
     return out
 
 
-@rule("live")
+@rule(needs=("live",), emits=("exit-crash",))
 def exit_crash(ev: Evidence) -> Finding | None:
     """Every step worked, then the interpreter died on its way out (teardown, atexit)."""
     run = ev.probes["live"]
@@ -376,7 +380,7 @@ def exit_crash(ev: Evidence) -> Finding | None:
     )
 
 
-@rule("live")
+@rule(needs=("live",), emits=("probe-failed",))
 def live_probe_failed(ev: Evidence) -> Finding | None:
     """The live probe could not run at all (not a crash inside a step)."""
     run = ev.probes["live"]

@@ -18,7 +18,7 @@ DRIVER_LIBS = re.compile(r"^lib(cuda|nvidia-[\w-]+|nvcuvid|nvidia-ml)\.so")
 _CUDA_ONLY = re.compile(r"^lib(c10_cuda|torch_cuda|cudart|c10_hip|torch_hip|amdhip64)")
 
 
-@rule("live|native")
+@rule(needs=("live|native",), emits=("missing-shared-library",), priority=160)
 def missing_shared_library(ev: Evidence) -> list[Finding]:
     """The loader cannot find a library: name it and who needs it."""
     missing: dict[str, list[str]] = {}
@@ -115,7 +115,7 @@ def _missing_dists(ev: Evidence) -> list[str]:
     return [u.name for u in unsatisfied(ev.dists(), marker_env) if u.reason == "missing"]
 
 
-@rule("live")
+@rule(needs=("live",), emits=("abi-mismatch",), priority=90)
 def abi_mismatch(ev: Evidence) -> Finding | None:
     """Undefined symbols although the versions pair: built against another torch."""
     errors = [f for f in ev.extension_errors() if "undefined symbol" in f.get("error", "")]
@@ -142,7 +142,7 @@ def abi_mismatch(ev: Evidence) -> Finding | None:
     )
 
 
-@rule("live")
+@rule(needs=("live",), emits=("image-extension-failed",))
 def image_extension_failed(ev: Evidence) -> Finding | None:
     files = ev.step_data("extensions").get("files") or []
     image = [f for f in files if f.get("file", "").startswith("image") and not f.get("loaded")]
@@ -180,7 +180,7 @@ def _still_works(ev: Evidence, paths: list[str]) -> bool:
     return not ops_hit and ev.torchvision_imported() and bool(nms.get("correct"))
 
 
-@rule("native|distributions|live")
+@rule(needs=("native|distributions|live",), emits=("corrupt-file",), priority=64)
 def corrupt_file(ev: Evidence) -> list[Finding]:
     """Files that no longer match their package's RECORD: damaged, cut short or gone.
 
@@ -252,7 +252,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
     ]
 
 
-@rule("native|live")
+@rule(needs=("native|live",), emits=("library-path-override",), priority=60)
 def library_path_override(ev: Evidence) -> list[Finding]:
     """LD_LIBRARY_PATH or LD_PRELOAD puts a library first that is not the one torch needs.
 

@@ -64,7 +64,7 @@ def variant_conflict(tb: knowledge.Build, vb: knowledge.Build) -> str | None:
     return None
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("torch-missing",), priority=30)
 def torch_missing(ev: Evidence) -> Finding | None:
     if ev.torch_installed() is not False:
         return None
@@ -111,7 +111,7 @@ def torch_missing(ev: Evidence) -> Finding | None:
     )
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("torchvision-missing",), priority=40)
 def torchvision_missing(ev: Evidence) -> Finding | None:
     if ev.torchvision_installed() is not False or ev.torch_installed() is False:
         return None
@@ -136,7 +136,7 @@ def torchvision_missing(ev: Evidence) -> Finding | None:
     )
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("version-mismatch",), priority=80)
 def version_mismatch(ev: Evidence) -> Finding | None:
     builds = _builds(ev)
     if builds is None:
@@ -191,7 +191,7 @@ def _variant_words(b: knowledge.Build) -> str:
     return f"CUDA {b.cuda}" if b.cuda else (b.variant or "default")
 
 
-@rule("distributions|live")
+@rule(needs=("distributions|live",), emits=("build-variant-mismatch",), priority=70)
 def build_variant_mismatch(ev: Evidence) -> Finding | None:
     builds = _builds(ev)
     if builds is None:
@@ -237,7 +237,7 @@ def build_variant_mismatch(ev: Evidence) -> Finding | None:
     )
 
 
-@rule("interpreter|distributions|live")
+@rule(needs=("interpreter|distributions|live",), emits=("unsupported-python",), priority=180)
 def unsupported_python(ev: Evidence) -> Finding | None:
     python = ev.target.version
     torch = ev.torch_version()

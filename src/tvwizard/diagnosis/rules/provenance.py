@@ -12,7 +12,7 @@ from tvwizard.facts.evidence import Evidence
 from tvwizard.model import Fact, Finding, Severity
 
 
-@rule("distributions")
+@rule(needs=("distributions",), emits=("overwritten-file",), priority=62)
 def overwritten_file(ev: Evidence) -> Finding | None:
     """A second package wrote its own copy of a file another package owns (two RECORDs list it)."""
     from tvwizard.fixes.reinstall import restore_overwritten
@@ -67,7 +67,7 @@ _HOW = {
 }
 
 
-@rule("interpreter")
+@rule(needs=("interpreter",), emits=("foreign-site-packages",), priority=55)
 def foreign_site_packages(ev: Evidence) -> Finding | None:
     """Another Python's site-packages on this one's sys.path: its compiled modules carry another ABI tag."""
     from tvwizard.fixes.paths import disable_pth, trim_pythonpath
