@@ -162,3 +162,21 @@ def test_fix_apply_never_takes_an_info_suggestion_for_an_unexplained_error() -> 
     fixed = Finding("corrupt-file", Severity.ERROR, "damaged", fixes=[cpu])
     assert first_unfixed_error(_report(fixed, info)) is None
     assert [f.id for f, _ in apply_candidates(_report(fixed, info), plan(_report(fixed, info)))] == ["corrupt-file"]
+
+
+def test_fix_apply_with_an_unfixable_error_applies_nothing_and_points_at_report(tmp_path: Path) -> None:
+    """A crash at `import torch` has no known fix; the CPU-build suggestion (info) must not be run for it."""
+    site = FakeEnv(torch_extra="import os\nos.abort()").build(tmp_path / "site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "fix", "--apply", "--yes"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=fake_env_vars(site),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "No fix is known for import-crash" in proc.stdout and "`tvwizard report`" in proc.stdout
+    assert "About to run" not in proc.stdout and "nothing applied" in proc.stderr
+    assert "cluster login node" in proc.stdout  # the CPU-build suggestion says when to keep CUDA

@@ -21,6 +21,10 @@ Steps, in order, each ``{"status", "duration", "data"}``:
 ``nms_cpu``             ``torchvision.ops.nms`` on fixed boxes, checked against a reference
                         computed here in pure Python.
 ``nms_cuda:N``          the same on each visible GPU, checked against the CPU result.
+
+A step that fails also records ``provenance``: for each file its error names, the owning
+distribution, whether it matches RECORD, the sys.path entry and why it is there, and ABI tags
+(see ``_provenance``).  Healthy steps pay nothing for it.
 """
 
 from __future__ import annotations
@@ -393,6 +397,7 @@ def step_nms(ctx, state, device):
             keep, seconds = _run_nms(torch, tv, device)
         except Exception as exc:
             d["error"] = format_exception(exc)
+            _provenance(d, d["error"].get("message", ""), d["error"].get("traceback", ""))
             raise StepFailed("%s: %s" % (type(exc).__name__, exc)) from None
         d["keep"] = keep
         d["seconds"] = round(seconds, 6)
