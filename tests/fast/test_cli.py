@@ -171,6 +171,13 @@ def test_version_mismatch_from_fake_metadata(tmp_path):
     assert sys.executable in cmds  # the target's own pip, never a bare pip
 
 
+def test_missing_requirement_while_everything_works_is_a_warning(tmp_path):
+    site = FakeEnv(torch_requires=["tvwizard-absent-helper>=1"]).build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    dep = next(f for f in data["findings"] if f["id"] == "missing-dependency")
+    assert dep["severity"] == "warning" and code == 0 and data["verdict"] == "works"
+
+
 def test_version_pin_off_by_a_patch_that_works_is_a_warning(tmp_path):
     """Verdict from behaviour: metadata says the pair is off, yet everything imports and nms is right."""
     site = FakeEnv(torchvision="0.29.0", tv_requires=["torch==2.14.0"]).build(tmp_path / "site")

@@ -412,10 +412,12 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
 
 @rule(needs=("distributions", "interpreter"), emits=("missing-dependency",), priority=150)
 def missing_dependency(ev: Evidence) -> list[Finding]:
+    from tvwizard.diagnosis.provenance import behaviour_works
     from tvwizard.diagnosis.requirements import unsatisfied
     from tvwizard.fixes.commands import installer_for, quote
 
     marker_env = ev.data("interpreter").get("marker_env") or {}
+    works = behaviour_works(ev)
     out = []
     for u in unsatisfied(ev.dists(), marker_env):
         if u.name in ("torch", "torchvision"):
@@ -427,7 +429,8 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
         out.append(
             Finding(
                 id="missing-dependency",
-                severity=Severity.ERROR if missing else Severity.WARNING,
+                # Verdict from behaviour: a requirement missing while everything imports and runs is a warning.
+                severity=Severity.ERROR if missing and not works else Severity.WARNING,
                 title=(
                     f"{u.requirer} {u.requirer_version or ''} needs {u.name}{u.specifier}: "
                     + ("not installed" if missing else f"{u.installed} is installed")
