@@ -1,5 +1,8 @@
 """``tvwizard fleet``: many nodes' JSON reports, aggregated.
 
+(One module of ~900 lines: reading the files, grouping, and rendering text and JSON share one
+set of dataclasses and one ordering; splitting it is worth doing when a second renderer comes.)
+
 tvwizard has no remote-execution layer of its own.  The cluster's own engine (Slurm,
 pdsh/clush, Ansible, a Kubernetes Job or DaemonSet) runs ``tvwizard report --json -o
 DIR/{host}.json`` on every node; this module reads the files that land in ``DIR`` and says

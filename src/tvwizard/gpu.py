@@ -1,9 +1,13 @@
 """The NVIDIA driver and GPUs, seen without torch: NVML first, ``nvidia-smi`` second.
 
+(One module of ~1,000 lines: the ctypes NVML binding, the ``nvidia-smi`` reader and the
+kernel-side reading must agree on one output shape, written in one place; tests/fast/
+test_nvml_ctypes.py and test_system_gpu.py mirror its two halves.)
+
 Runs in tvwizard's own process (Python 3.10+).  Nothing here imports torch: the question
 is what the *machine* offers (driver, newest CUDA it supports, each GPU's compute
 capability), so the diagnosis can compare it with what the installed wheels need
-(catalog §3.8: "driver too old", "no kernel image").
+(docs/knowledge.md, "Failure facts: Driver too old, no kernel image …").
 
 **NVML binding: ctypes, not ``nvidia-ml-py``.**  tvwizard needs eleven NVML functions with
 plain C signatures (ints, char buffers, one three-field struct), all stable since NVML's
@@ -380,8 +384,15 @@ def _int(value: str | None) -> int | None:
     return int(m.group(0)) if m else None
 
 
-def cuda_int_to_str(v: int | None) -> str | None:
-    if not v or v <= 0:
+def cuda_int_to_str(v: int | str | None) -> str | None:
+    """CUDA's integer version as people write it: ``13000`` -> ``"13.0"``, ``11040`` -> ``"11.4"``.
+
+    The one decoder of that encoding (1000 * major + 10 * minor), wherever it appears: NVML's
+    ``nvmlSystemGetCudaDriverVersion``, torch's "found version 11040" and torchvision's
+    ``_cuda_version()``.  A digit string is read as the number; None for 0, -1 or anything else."""
+    if isinstance(v, str):
+        v = int(v) if v.strip().isdigit() else None
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
         return None
     return f"{v // 1000}.{(v % 1000) // 10}"
 

@@ -1,4 +1,6 @@
-"""GPU findings (catalog §3.8) on synthetic evidence, and once end to end through the CLI.
+"""GPU findings on synthetic evidence, and once end to end through the CLI.
+
+The failures: docs/knowledge.md, "Failure facts: Driver too old, no kernel image …".
 
 The host GPU facts (``Evidence.system["gpu"]``) are built with the real
 :func:`tvwizard.gpu.collect_gpus` from fake drivers (a fake NVML layer or a fake
@@ -218,7 +220,7 @@ def test_no_driver_in_a_container_suggests_gpus_all() -> None:
         system={"container": {"detected": True, "kind": "docker", "hints": []}},
     )
     f = by_id(diagnose(e), "gpu-driver-missing")
-    assert f.fixes[0].id == "container-gpus"
+    assert f.fixes[0].id == "container-gpu-access"  # one id for the one fix (it had two)
 
 
 def test_no_gpu_at_all_with_a_cuda_build_is_info_with_the_cpu_pair() -> None:

@@ -66,7 +66,7 @@ def test_stable_abi_torchvision_only_sets_a_floor() -> None:
     assert kb.torch_requirement_of("0.29.0") == SpecifierSet("==2.14.0")  # 0.29.0 still pinned
     assert kb.requirement_satisfied("2.14.1+cu130", "0.29.1")
     assert kb.requirement_satisfied("2.15.0", "0.29.1")  # newer torch under older torchvision: allowed
-    assert not kb.requirement_satisfied("2.13.0+cpu", "0.29.1")  # the lab venv (catalog §4)
+    assert not kb.requirement_satisfied("2.13.0+cpu", "0.29.1")  # the lab venv (docs/knowledge.md: the pairing table)
     assert kb.torch_requirement_of("0.30.0") == SpecifierSet(">=2.15.0")  # by rule
 
 
@@ -201,7 +201,8 @@ def test_parse_local_fields() -> None:
 
 
 def test_pep440_local_label_traps() -> None:
-    """What the fix layer must know (catalog §3.6/§3.9), checked against ``packaging`` itself."""
+    """What the fix layer must know (docs/knowledge.md, "Failure facts:
+    Local version tags …"), checked against ``packaging`` itself."""
     # an unlabelled pin is satisfied by any variant of that release
     assert SpecifierSet("==2.14.1").contains("2.14.1+cu130")
     assert SpecifierSet("==2.5.1").contains("2.5.1+cpu")
@@ -273,9 +274,13 @@ def test_max_cuda_for_driver() -> None:
         assert kb.max_cuda_for_driver(row["min_linux"]) == row["cuda"]
 
 
-def test_cuda_from_driver_api() -> None:
-    assert kb.cuda_from_driver_api(11040) == "11.4"
-    assert kb.cuda_from_driver_api("12080") == "12.8"
+def test_cuda_integer_versions_have_one_decoder() -> None:
+    from tvwizard.gpu import cuda_int_to_str
+
+    assert cuda_int_to_str(11040) == "11.4" and cuda_int_to_str("12080") == "12.8"
+    assert cuda_int_to_str(13000) == "13.0"
+    assert cuda_int_to_str(-1) is None and cuda_int_to_str(0) is None and cuda_int_to_str("x") is None
+    assert not hasattr(kb, "cuda_from_driver_api")
 
 
 # -- shape of releases.json (the update guard) ------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,16 @@ def test_another_pythons_site_packages_on_pythonpath(tmp_path: Path) -> None:
     tag = f"cpython-{other.replace('.', '')}-x86_64-linux-gnu"
     old = tmp_path / "py" / "lib" / f"python{other}" / "site-packages"
     FakeEnv(torch_extra="raise ImportError('Failed to load PyTorch C extensions')").build(old)
-    (old / "torch" / f"_C.{tag}.so").write_bytes(b"\x7fELF")
+    # A real compiled module of this Python's, under the other Python's tag, as a cp39 torch has one.
+    import glob
+    import sysconfig
+
+    dynload = sorted(glob.glob(os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload", "*.so")))
+    target = old / "torch" / f"_C.{tag}.so"
+    if dynload:
+        shutil.copy(dynload[0], target)
+    else:  # every module built in: a stub (the native probe then calls it damaged, ranked after this)
+        target.write_bytes(b"\x7fELF")
     keep = tmp_path / "keep"
     keep.mkdir()
     env = {**fake_env_vars(old), "PYTHONPATH": f"{old}{os.pathsep}{keep}"}

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tvwizard.model import CheckStatus, Finding, Report, Severity
+from tvwizard.units import duration
 
 MARKS = {
     CheckStatus.OK: ("✓", "[OK]", "green"),
@@ -73,12 +74,6 @@ def can_draw_unicode(console: Console) -> bool:
     return not console.is_dumb_terminal
 
 
-def _dur(s: float | None) -> str:
-    if s is None:
-        return ""
-    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
-
-
 def render_checklist(report: Report, console: Console, *, verbose: bool = False, ascii_only: bool = False) -> None:
     uni = not ascii_only and can_draw_unicode(console)
     arrow, dot = ("↳", "·") if uni else ("->", "-")
@@ -94,13 +89,14 @@ def render_checklist(report: Report, console: Console, *, verbose: bool = False,
     if report.verdict == "works":
         extra = f", {len(warnings)} warning(s)" if warnings else ""
         console.print(
-            f"[bold green]{'✓' if uni else 'OK'} torchvision works[/]{extra} {dot} checked in {_dur(report.duration)}",
+            f"[bold green]{'✓' if uni else 'OK'} torchvision works[/]{extra} {dot} "
+            f"checked in {duration(report.duration)}",
             highlight=False,
         )
     else:
         console.print(
             f"[bold red]{'✗' if uni else 'X'} torchvision is broken[/]: {len(errors)} problem(s), "
-            f"{len(warnings)} warning(s) {dot} checked in {_dur(report.duration)}",
+            f"{len(warnings)} warning(s) {dot} checked in {duration(report.duration)}",
             highlight=False,
         )
     console.print()
@@ -109,7 +105,7 @@ def render_checklist(report: Report, console: Console, *, verbose: bool = False,
     mark_width = max((len(m) for m in marks.values()), default=3)
     for c in report.checks:
         style = MARKS[c.status][2]
-        dur = f" [dim]({_dur(c.duration)})[/]" if verbose and c.duration is not None else ""
+        dur = f" [dim]({duration(c.duration)})[/]" if verbose and c.duration is not None else ""
         console.print(
             f"[{style}]{escape(marks[c.id]):<{mark_width}}[/] {escape(c.title):<{width}}  {escape(c.summary)}{dur}",
             highlight=False,

@@ -6,16 +6,11 @@ and from the worst finding that names it; its summary is the one fact worth seei
 
 from __future__ import annotations
 
+from tvwizard import units
 from tvwizard.facts.evidence import Evidence, brief, clean_torch_warning
 from tvwizard.model import Check, CheckStatus, Finding, RunStatus, Severity
 
 _BY_SEVERITY = {Severity.ERROR: CheckStatus.ERROR, Severity.WARNING: CheckStatus.WARNING}
-
-
-def _seconds(s: float | None) -> str:
-    if s is None:
-        return ""
-    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
 
 
 def _err(data: dict) -> str:
@@ -82,7 +77,7 @@ def _step_summary(name: str, data: dict, duration: float) -> str:
         return str(data["skipped"])
     if name in ("import_torch", "import_torchvision"):
         if data.get("ok"):
-            return f"{data.get('version')} in {_seconds(data.get('seconds', duration))}"
+            return f"{data.get('version')} in {units.duration(data.get('seconds', duration))}"
         return _err(data)
     if name == "second_import":
         if data.get("cached"):
@@ -110,8 +105,8 @@ def _step_summary(name: str, data: dict, duration: float) -> str:
             verdict = "correct" if data.get("correct") else f"WRONG: {data.get('keep')} != {data.get('expected')}"
             again = data.get("seconds_again")
             if again is not None and data.get("device") not in (None, "cpu"):
-                return f"{verdict} in {_seconds(data.get('seconds'))} (first call), {_seconds(again)} after"
-            return f"{verdict} in {_seconds(data.get('seconds'))}"
+                return f"{verdict} in {units.duration(data.get('seconds'))} (first call), {units.duration(again)} after"
+            return f"{verdict} in {units.duration(data.get('seconds'))}"
         return _err(data)
     return ""
 
@@ -181,10 +176,6 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     return checks
 
 
-def _gib(n: object) -> str:
-    return f"{n / 2**30:.0f} GiB" if isinstance(n, int | float) else "?"
-
-
 def _machine_summary(system: dict) -> str:
     """``Debian GNU/Linux 12, x86_64, 2 CPUs, 23 GiB RAM (21 GiB free), 80 GiB free disk for the env``."""
     parts = []
@@ -198,10 +189,10 @@ def _machine_summary(system: dict) -> str:
         parts.append(f"{cpu['logical']} CPUs")
     mem = system.get("memory") or {}
     if mem.get("total"):
-        parts.append(f"{_gib(mem['total'])} RAM ({_gib(mem.get('available'))} free)")
+        parts.append(f"{units.size(mem['total'])} RAM ({units.size(mem.get('available'))} free)")
     disk = system.get("disk") or {}
     if disk.get("free") is not None:
-        parts.append(f"{_gib(disk['free'])} free disk for the env")
+        parts.append(f"{units.size(disk['free'])} free disk for the env")
     container = system.get("container") or {}
     if container.get("detected"):
         parts.append(f"in a container ({container.get('kind') or 'unknown kind'})")
@@ -232,7 +223,9 @@ def _gpu_summary(gpu: dict) -> str:
     if state == "no-gpu":
         return "no NVIDIA GPU" + (f" (driver {gpu['driver']} loaded)" if gpu.get("driver") else "")
     if state == "no-driver":
-        tried = [a for a in gpu.get("attempts") or [] if a.get("path") or a.get("code") == 9]
+        from tvwizard.gpu import NVML_ERROR_DRIVER_NOT_LOADED
+
+        tried = [a for a in gpu.get("attempts") or [] if a.get("path") or a.get("code") == NVML_ERROR_DRIVER_NOT_LOADED]
         return "driver not loaded" if tried else "no NVIDIA GPU"
     if state == "timeout":
         return "the NVIDIA driver did not answer (timed out)"

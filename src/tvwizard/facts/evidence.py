@@ -68,11 +68,19 @@ class Evidence:
         run = self.probes.get("live")
         return run.step(name) if run is not None else None
 
+    def live_cwd(self) -> str:
+        """The working folder the live import ran in (where a shadowing file would be found)."""
+        return str(self.data("live").get("cwd") or self.target.cwd)
+
     def step_data(self, name: str) -> dict[str, Any]:
         step = self.step(name)
         return step.data if step is not None and isinstance(step.data, dict) else {}
 
     # -- interpreter and environment -------------------------------------------------------
+    def python_version(self) -> str:
+        """The target's Python version ("3.11.7"): the target's own record, else the interpreter probe's."""
+        return self.target.version or str(self.data("interpreter").get("version") or "")
+
     def _interpreter_part(self, key: str) -> dict[str, Any]:
         part = self.data("interpreter").get(key)
         return part if isinstance(part, dict) else {}
@@ -255,13 +263,14 @@ def _part(from_dict: Callable[[dict[str, Any]], _T], raw: object) -> _T | None:
 
 
 def _cuda_text(value: object) -> str | None:
-    """ "13.0" from "13.0", 13000 or "13000"; None for -1/None/garbage."""
+    """ "13.0" from "13.0", 13000 or "13000" (:func:`tvwizard.gpu.cuda_int_to_str`); None for -1/None/garbage."""
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip()
     if text.isdigit():
-        code = int(text)
-        return f"{code // 1000}.{(code % 1000) // 10}" if code > 0 else None
+        from tvwizard.gpu import cuda_int_to_str
+
+        return cuda_int_to_str(int(text))
     return text if text and text[0].isdigit() else None
 
 

@@ -1,7 +1,7 @@
 """The GPU facts: the host's driver and GPUs, what ``torch.cuda`` said, torchvision's GPU code.
 
-The one reader of these facts for the GPU rules (``diagnosis/rules/gpu.py``).  They come from
-three places, none of which imports torch in tvwizard's own process:
+The one reader of these facts for the GPU rules (``diagnosis/rules/gpu.py``, ``gpu_arch.py``,
+``cuda.py``).  They come from three places, none of which imports torch in tvwizard's own process:
 
 * ``Evidence.system["gpu"]``: the driver and GPUs seen by NVML / ``nvidia-smi``
   (:func:`tvwizard.gpu.collect_gpus`), including ``CUDA_VISIBLE_DEVICES`` and the kernel
@@ -20,6 +20,7 @@ from typing import Any
 
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
+from tvwizard.gpu import NVML_ERROR_DRIVER_NOT_LOADED, NVML_ERROR_LIBRARY_NOT_FOUND, cuda_int_to_str
 
 _ARCH = re.compile(r"^(sm|compute)_(\d+)([af]?)$")
 
@@ -44,6 +45,14 @@ def linux_driver(gpu: dict[str, Any]) -> dict[str, Any]:
     return linux if isinstance(linux, dict) else {}
 
 
+def nvml_library_missing(gpu: dict[str, Any]) -> bool:
+    """NVML's library (libnvidia-ml, the driver's user-space half) was not found at all."""
+    return any(
+        a.get("source") == "nvml" and a.get("code") == NVML_ERROR_LIBRARY_NOT_FOUND and not a.get("library")
+        for a in gpu.get("attempts") or []
+    )
+
+
 def cuda_step(ev: Evidence) -> dict[str, Any]:
     """The live ``cuda`` step's data, or {} when it did not run (torch did not import)."""
     step = ev.step("cuda")
@@ -65,10 +74,6 @@ def cuda_messages(ev: Evidence) -> list[str]:
 def cuda_build(ev: Evidence) -> knowledge.Build | None:
     tb = ev.torch_build()
     return tb if tb is not None and tb.is_cuda and tb.cuda else None
-
-
-def python_version(ev: Evidence) -> str:
-    return ev.target.version or str(ev.data("interpreter").get("version") or "")
 
 
 def env_var(ev: Evidence, name: str) -> str | None:
@@ -97,7 +102,7 @@ def signs_of_a_gpu(ev: Evidence) -> list[str]:
     for attempt in gpu.get("attempts") or []:
         if attempt.get("source") == "nvidia-smi" and attempt.get("path"):
             signs.append(f"nvidia-smi is installed ({attempt['path']}) but fails: {attempt.get('error') or ''}".strip())
-        if attempt.get("source") == "nvml" and attempt.get("code") == 9:
+        if attempt.get("source") == "nvml" and attempt.get("code") == NVML_ERROR_DRIVER_NOT_LOADED:
             signs.append(
                 "the NVIDIA driver's user-space library (NVML) is installed, but the kernel driver is not loaded"
             )
@@ -135,7 +140,7 @@ def driver_max_cuda(ev: Evidence) -> tuple[tuple[int, int] | None, str | None, s
     text = driver_too_old_message(cuda_messages(ev))
     m = re.search(r"found version (\d+)", text or "")
     if m and int(m.group(1)) > 0:
-        return major_minor(knowledge.cuda_from_driver_api(m.group(1))), driver, "torch.cuda"
+        return major_minor(cuda_int_to_str(m.group(1))), driver, "torch.cuda"
     if driver:
         table = knowledge.max_cuda_for_driver(str(driver))
         if table:

@@ -6,9 +6,11 @@ the probes report them (``torch.__version__``, ``torchvision.__version__``, ``to
 ``nvidia-smi``'s driver version) and answer one question each.
 
 This module only reads data.  It never imports torch, torchvision or numpy, and it depends on
-nothing but the standard library and ``packaging``.
+nothing but the standard library and ``packaging``.  It is one module of ~700 lines on purpose:
+it is the public API of one data file (docs/knowledge.md lists it), each function a few lines
+answering one question, and its tests mirror it one to one.
 
-PEP 440 reminders that the helpers below encode (failure catalog §3.6, §3.9):
+PEP 440 reminders that the helpers below encode (docs/knowledge.md, "Failure facts: Local version tags …"):
 
 * A specifier without a local label ignores the candidate's local label: ``==2.5.1`` is satisfied by
   ``2.5.1+cpu``.  That is why pip never flags a CPU torch under a CUDA torchvision.
@@ -40,7 +42,6 @@ __all__ = [
     "PythonRange",
     "Release",
     "Variant",
-    "cuda_from_driver_api",
     "cuda_of_variant",
     "cuda_variants",
     "expected_torch",
@@ -711,12 +712,6 @@ def max_cuda_for_driver(driver_version: str, mode: DriverMode = "toolkit") -> st
     top = max(majors)
     family = [r["cuda"] for r in rows if (_mm(r["cuda"]) or (0, 0))[0] == top]
     return family[-1] if family else None
-
-
-def cuda_from_driver_api(encoded: int | str) -> str:
-    """Decode the CUDA driver-API version torch prints (``"found version 11040"`` -> ``"11.4"``)."""
-    n = int(encoded)
-    return f"{n // 1000}.{(n % 1000) // 10}"
 
 
 # -- NumPy ------------------------------------------------------------------------------------

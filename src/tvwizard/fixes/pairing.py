@@ -57,10 +57,6 @@ def _torch_for(tv_base: str) -> str:
     return pair or tv_base
 
 
-def _restart_note() -> str:
-    return "Restart the Python interpreter or notebook kernel afterwards: a loaded extension cannot be replaced."
-
-
 def conda_note(inst: Installer) -> str:
     """What a person must know when conda owns torch: these commands are shown, never run."""
     if inst.kind != "conda":
@@ -98,6 +94,38 @@ def install_pair_fix(ev: Evidence, pair: knowledge.Pair, fix_id: str, title: str
     )
 
 
+def _cpu_pair(ev: Evidence) -> knowledge.Pair | None:
+    """The CPU build of the installed release when published, else the newest CPU pair."""
+    python = ev.python_version()
+    tb = ev.torch_build()
+    if tb is not None:
+        rel = knowledge.release(tb.base)
+        if rel is not None and "cpu" in rel.variants and knowledge.python_supported(rel.torch, python or "3"):
+            return knowledge.Pair(rel.torch, rel.torchvision, rel.torchaudio, "cpu", knowledge.index_url("cpu"))
+    return knowledge.newest_pair(python, variant="cpu") if python else None
+
+
+def cpu_pair_fix(ev: Evidence, why: str) -> Fix | None:
+    """Switch a CUDA build to the CPU build of the same release (then drop the nvidia-* libraries)."""
+    pair = _cpu_pair(ev)
+    if pair is None:
+        return None
+    fix = install_pair_fix(
+        ev,
+        pair,
+        "install-cpu-pair",
+        f"Switch to the CPU build: torch {pair.torch}+cpu + torchvision {pair.torchvision}+cpu",
+        why,
+    )
+    nvidia = sorted(str(d["name"]) for d in ev.dists() if str(d.get("name", "")).lower().startswith("nvidia-"))
+    if nvidia:
+        argv = installer_for(ev).uninstall(nvidia)
+        fix.commands.append(quote(argv))
+        fix.argv.append(argv)
+        fix.changes += f" Then removes the {len(nvidia)} nvidia-* CUDA library packages the CUDA build pulled in."
+    return fix
+
+
 def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, no_deps: bool = True) -> Fix | None:
     """Keep torch, install the torchvision made for it.
 
@@ -112,10 +140,19 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, 
     argv = inst.install([req], index_url=index, force_reinstall=force, no_deps=no_deps)
     old = ev.torchvision_version() or "the previous version"
     where = index or "PyPI"
+    torch_words = f"torch {torch_base}{'+' + variant if variant else ''}"
+    if no_deps:
+        undo = (
+            f"Reinstall the old one: {quote(inst.install(['torchvision==' + old.split('+')[0]], no_deps=True))}"
+            if old != "the previous version"
+            else ""
+        )
+    else:  # torchvision was missing: undo is removing it again
+        undo = quote(inst.uninstall(["torchvision"]))
     return Fix(
         id="install-paired-torchvision",
-        title=f"Keep torch {torch_base}{'+' + variant if variant else ''}; install torchvision {expected}"
-        f"{' (' + variant + ')' if variant else ''}",
+        title=(f"Keep {torch_words}; install" if no_deps else f"For {torch_words}: install")
+        + f" torchvision {expected}{' (' + variant + ')' if variant else ''}",
         kind="command",
         why=f"torchvision {expected} is the release made for torch {torch_base.rsplit('.', 1)[0]}.x, "
         f"in the same build variant ({variant or 'default'}), from {where}.{conda_note(inst)}",
@@ -126,9 +163,7 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, 
             if no_deps
             else f"Installs torchvision into {ev.target.prefix or 'the target env'}; the torch there is kept."
         ),
-        undo=f"Reinstall the old one: {quote(inst.install(['torchvision==' + old.split('+')[0]], no_deps=True))}"
-        if old != "the previous version"
-        else "",
+        undo=undo,
         download=TORCHVISION_SIZE,
         restart=True,
         applicable=inst.auto,
@@ -137,7 +172,7 @@ def pair_torchvision_fix(ev: Evidence, torch_base: str, variant: str | None, *, 
 
 def newest_pair_fix(ev: Evidence, variant: str | None) -> Fix | None:
     """Move both torch and torchvision to the newest pair this Python supports."""
-    python = ev.target.version or ev.data("interpreter").get("version") or ""
+    python = ev.python_version()
     pair = knowledge.newest_pair(python, variant=variant)
     if pair is None:
         return None
@@ -164,7 +199,3 @@ def newest_pair_fix(ev: Evidence, variant: str | None) -> Fix | None:
         restart=True,
         applicable=inst.auto,
     )
-
-
-def restart_note() -> str:
-    return _restart_note()

@@ -41,7 +41,8 @@ Data (``run`` returns it; JSON)::
              "absolute": bool}
 
 A probe reports facts only: whether a missing ``LD_LIBRARY_PATH`` entry or an old CUDA in
-front of the pip ``nvidia-*`` libraries matters is for the diagnosis layer (catalog §3.5).
+front of the pip ``nvidia-*`` libraries matters is for the diagnosis layer (docs/knowledge.md,
+"Failure facts: Shared libraries …").
 """
 
 from __future__ import annotations

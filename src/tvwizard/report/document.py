@@ -14,6 +14,7 @@ from typing import Any
 
 from tvwizard.report.facts import PACKAGES, VERDICTS, first_line, iter_logs, summarize_facts
 from tvwizard.report.redact import summary_lines
+from tvwizard.units import duration
 
 # Inline text: a list of (style, text) with style "text" | "code" | "bold".
 Inline = list[tuple[str, str]]
@@ -113,16 +114,6 @@ def walk(blocks: list[Any]) -> Iterator[Any]:
         yield block
         if isinstance(block, Details):
             yield from walk(block.blocks)
-
-
-def duration(value: Any) -> str:
-    if not isinstance(value, int | float):
-        return ""
-    if value < 10:
-        return f"{value:.2f} s"
-    if value < 600:
-        return f"{value:.1f} s"
-    return f"{value / 60:.1f} min"
 
 
 def _v(value: Any) -> Inline:

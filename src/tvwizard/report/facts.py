@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tvwizard.facts.evidence import Evidence
+from tvwizard.units import size
 
 __all__ = ["PACKAGES", "VERDICTS", "first_line", "summarize_facts", "variant_of"]
 
@@ -187,14 +188,6 @@ def _packages(ev: Evidence, dists: list[dict[str, Any]]) -> dict[str, dict[str, 
     return out
 
 
-def _gib(mib: Any) -> str | None:
-    try:
-        value = float(mib)
-    except (TypeError, ValueError):
-        return _str(mib)
-    return f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
-
-
 def _gpu(ev: Evidence) -> dict[str, Any]:
     """``system["gpu"]`` as :func:`tvwizard.gpu.collect_gpus` writes it (older key names too)."""
     from tvwizard.facts.gpu import host_gpu
@@ -213,7 +206,9 @@ def _gpu(ev: Evidence) -> dict[str, Any]:
                 "index": g.get("index", i),
                 "name": _str(g.get("name")),
                 "capability": _str(cap),
-                "memory": _gib(mib) if mib is not None else _str(_first(g.get("memory"), g.get("memory_total"))),
+                "memory": size(mib * 2**20)
+                if isinstance(mib, int | float)
+                else _str(_first(g.get("memory"), g.get("memory_total"))),
                 "mig": _str(g.get("mig_mode")),
                 "mig_instances": len(_list(g.get("mig_devices"))) if "mig_devices" in g else None,
                 "visible": g.get("visible"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from tvwizard.model import CheckStatus, Finding, ProbeRun, Report, RunStatus, Severity
+from tvwizard.units import duration  # noqa: F401  (the wizard's screens import it from here)
 
 # (mark, style) for a probe's outcome; styles are theme-neutral Rich colour names.
 OUTCOME = {
@@ -31,16 +32,6 @@ _CHECK_RANK = {
     CheckStatus.INFO: 1,
     CheckStatus.SKIPPED: 0,
 }
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
 @dataclass

@@ -7,7 +7,6 @@ discovery; tests pass fakes that replay canned reports.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -149,7 +148,3 @@ def default_deps(python: str | None = None, timeout: float | None = None) -> Wiz
         preselected=pre,
         examine_now=bool(python),
     )
-
-
-async def in_thread(fn: Callable[..., object], *args: object) -> object:
-    return await asyncio.to_thread(fn, *args)

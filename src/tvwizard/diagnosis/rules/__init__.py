@@ -31,7 +31,7 @@ from tvwizard.model import Finding
 RuleFn = Callable[[Evidence], Finding | Iterable[Finding] | None]
 
 #: The rule modules, in the order their rules run.
-MODULES = ("environment", "packages", "gpu", "imports", "native", "provenance")
+MODULES = ("environment", "packages", "gpu", "gpu_arch", "cuda", "imports", "native", "provenance")
 
 #: The finding the engine itself emits when a rule fails or misbehaves.
 INTERNAL_ERROR = "internal-error"
@@ -105,7 +105,16 @@ def declared_ids() -> set[str]:
 
 
 def _load() -> None:
-    from tvwizard.diagnosis.rules import environment, gpu, imports, native, packages, provenance  # noqa: F401
+    from tvwizard.diagnosis.rules import (  # noqa: F401
+        cuda,
+        environment,
+        gpu,
+        gpu_arch,
+        imports,
+        native,
+        packages,
+        provenance,
+    )
 
 
 _load()

@@ -7,7 +7,9 @@ import re
 
 from tvwizard.diagnosis.rules import rule
 from tvwizard.facts.evidence import Evidence
+from tvwizard.fixes import catalog
 from tvwizard.model import Fact, Finding, Fix, Severity
+from tvwizard.units import size
 
 NUMPY_BANNER = "A module that was compiled using NumPy 1.x cannot be run in"
 
@@ -38,10 +40,6 @@ def numpy_abi(ev: Evidence) -> Finding | None:
     unavailable = "Numpy is not available" in numpy_err and _numpy2_with_old_torch(ev, numpy)
     if not (banner or warned or unavailable):
         return None
-    from tvwizard.fixes.commands import installer_for, quote
-
-    inst = installer_for(ev)
-    argv = inst.install(["numpy<2"])
     return Finding(
         id="numpy-abi",
         severity=Severity.ERROR,
@@ -52,22 +50,7 @@ def numpy_abi(ev: Evidence) -> Finding | None:
             "with 'Numpy is not available'. A second import is silent, which makes it look fixed."
         ),
         evidence=[Fact("live", "import_torch", NUMPY_BANNER if banner else (numpy_err or "_ARRAY_API not found"))],
-        fixes=[
-            Fix(
-                id="numpy-below-2",
-                title="Install NumPy 1.x",
-                kind="command",
-                commands=[quote(argv)],
-                argv=[argv],
-                why="The torch installed here needs NumPy 1.x; torch 2.3+ supports NumPy 2.",
-                changes=f"Replaces NumPy {numpy.get('version') if numpy else ''} with the newest 1.x in "
-                f"{ev.target.prefix or 'the target env'}.",
-                undo=quote(inst.install([f"numpy=={numpy.get('version')}"])) if numpy else "",
-                download="about 20 MB",
-                restart=True,
-                applicable=inst.auto,
-            )
-        ],
+        fixes=[catalog.build("numpy-below-2", ev=ev, installed=numpy.get("version") if numpy else None)],
         checks=["import_torch"],
     )
 
@@ -99,7 +82,7 @@ def _cwd_frames(traceback: str, cwd: str) -> list[str]:
 @rule(needs=("live",), emits=("shadowed-module",), priority=50)
 def shadowed_by_cwd(ev: Evidence) -> Finding | None:
     """A module in the working folder hides an installed or standard-library one."""
-    cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+    cwd = ev.live_cwd()
     if not cwd:
         return None
     for pkg, step in (("torch", "import_torch"), ("torchvision", "import_torchvision")):
@@ -139,26 +122,10 @@ def _shadow_finding(ev: Evidence, cwd: str, pkg: str, step: str, hit: str, shado
             "installed one. Run Python from another folder, or build the checkout in place."
         )
         fixes = [
-            Fix(
-                id="leave-checkout",
-                title=f"Run Python outside {cwd}",
-                kind="manual",
-                why="Outside the checkout, the installed package is found.",
-                commands=["cd ~"],
-            ),
-            Fix(
-                id="build-checkout",
-                title="Or build the checkout in place (needs a compiler and the torch it builds against)",
-                kind="manual",
-                commands=[
-                    f"cd {_q(cwd)} && {_q(ev.target.executable or ev.target.python)} -m pip install -e . "
-                    "--no-build-isolation"
-                ],
-                why="An editable install builds the extensions against the torch installed here.",
-            ),
+            catalog.build("leave-checkout", folder=cwd),
+            catalog.build("build-checkout", folder=cwd, python=ev.target.executable or ev.target.python),
         ]
     else:
-        renamed = target[:-3] + "_renamed.py" if target.endswith(".py") else target + "_renamed"
         title = f"{target} in the working folder hides the real `{shadowed}` module"
         explanation = (
             f"Python looks in the working folder first, so `import {shadowed}` (done by {who}) loads this "
@@ -166,17 +133,7 @@ def _shadow_finding(ev: Evidence, cwd: str, pkg: str, step: str, hit: str, shado
             + ("" if is_package else ", and delete its __pycache__")
             + "."
         )
-        fixes = [
-            Fix(
-                id="rename-shadowing-file",
-                title=f"Rename {os.path.basename(target)}",
-                kind="rename",
-                why=f"So `import {shadowed}` finds the real module.",
-                commands=[f"mv {_q(target)} {_q(renamed)}"],
-                changes=f"Renames {target}.",
-                undo=f"mv {_q(renamed)} {_q(target)}",
-            )
-        ]
+        fixes = [catalog.build("rename-shadowing-file", target=target, module=shadowed)]
     return Finding(
         id="shadowed-module",
         severity=Severity.ERROR,
@@ -225,8 +182,6 @@ def shadow_winner(ev: Evidence, name: str) -> dict | None:
 @rule(needs=("resolution",), emits=("shadowed-module",), priority=50)
 def shadowed_module(ev: Evidence) -> list[Finding]:
     """The module Python would import is not the installed distribution's."""
-    from tvwizard.fixes.paths import disable_pth, trim_pythonpath
-
     out: list[Finding] = []
     for name in ("torchvision", "torch"):
         found = shadow_winner(ev, name)
@@ -247,34 +202,15 @@ def shadowed_module(ev: Evidence) -> list[Finding]:
         why = f"`import {name}` must find the installed package, not this {what}."
         if origin == "pythonpath":
             # The entry, not the folder's content, is what put it first: proven by probing without it.
-            fixes.append(trim_pythonpath(ev, [folder], why))
+            entries = [e for e in (ev.env.get("PYTHONPATH") or "").split(os.pathsep) if e]
+            fixes.append(catalog.build("trim-pythonpath", package=name, location=folder, entries=entries, why=why))
         elif origin in ("pth", "user_site") and entry.get("pth"):
-            fixes.append(disable_pth(str(entry["pth"]), folder))
+            fixes.append(catalog.build("disable-pth-file", pth=str(entry["pth"]), what=folder))
         elif origin in ("cwd", "script") and not checkout:
             target = path.rstrip("/")
-            fixes.append(
-                Fix(
-                    id="rename-shadowing-file",
-                    title=f"Rename {os.path.basename(target)} (and remove its __pycache__)",
-                    kind="rename",
-                    why=why,
-                    commands=[
-                        f"mv {_q(target)} {_q(target + '.bak' if target.endswith('.py') else target + '_renamed')}"
-                    ],
-                    changes=f"Renames {target}.",
-                    undo="Rename it back.",
-                )
-            )
+            fixes.append(catalog.build("rename-shadowing-file", target=target, module=name))
         elif checkout:
-            fixes.append(
-                Fix(
-                    id="leave-checkout",
-                    title=f"Run Python outside {os.path.dirname(path)}",
-                    kind="manual",
-                    why="A source checkout without built extensions shadows the installed package.",
-                    commands=["cd ~"],
-                )
-            )
+            fixes.append(catalog.build("leave-checkout", folder=os.path.dirname(path)))
         out.append(
             Finding(
                 id="shadowed-module",
@@ -291,12 +227,6 @@ def shadowed_module(ev: Evidence) -> list[Finding]:
             )
         )
     return out
-
-
-def _q(path: str) -> str:
-    import shlex
-
-    return shlex.quote(path)
 
 
 def stray_copy(ev: Evidence, key: str) -> dict | None:
@@ -336,24 +266,16 @@ _ORIGIN_WORDS = {
 
 
 def _stray_fixes(ev: Evidence, key: str, stray: dict) -> list[Fix]:
-    from tvwizard.fixes.paths import ignore_user_site, trim_pythonpath
-
     location, origin = stray["location"], stray["origin"]
     if origin == "pythonpath":
-        return [trim_pythonpath(ev, [location], f"It puts another {key} ahead of the one installed in the env.")]
+        entries = [e for e in (ev.env.get("PYTHONPATH") or "").split(os.pathsep) if e]
+        return [catalog.build("trim-pythonpath", package=key, location=location, entries=entries)]
     if origin == "user_site":
-        return [ignore_user_site(ev, key, location)]
+        return [catalog.build("ignore-user-site", ev=ev, package=key)]
     copy = stray["copy"]
     paths = [os.path.join(location, key), os.path.join(location, str(copy.get("meta") or f"{key}-*.dist-info"))]
     return [
-        Fix(
-            id="remove-stray-copy",
-            title=f"Remove the stray {key} in {location}",
-            kind="manual",
-            why="Python imports it instead of the env's own copy.",
-            commands=["rm -r " + " ".join(_q(p) for p in paths)],
-            changes=f"Deletes {key} {copy.get('version')} from {location} (outside the env).",
-        )
+        catalog.build("remove-stray-copy", package=key, location=location, version=copy.get("version"), paths=paths)
     ]
 
 
@@ -414,7 +336,6 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
 def missing_dependency(ev: Evidence) -> list[Finding]:
     from tvwizard.diagnosis.provenance import behaviour_works
     from tvwizard.diagnosis.requirements import unsatisfied
-    from tvwizard.fixes.commands import installer_for, quote
 
     marker_env = ev.data("interpreter").get("marker_env") or {}
     works = behaviour_works(ev)
@@ -422,9 +343,7 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
     for u in unsatisfied(ev.dists(), marker_env):
         if u.name in ("torch", "torchvision"):
             continue  # version-mismatch / torch-missing say it with the root cause
-        inst = installer_for(ev)
         req = f"{u.name}{u.specifier}"
-        argv = inst.install([req])
         missing = u.reason == "missing"
         out.append(
             Finding(
@@ -439,20 +358,13 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
                 "`import` fails (or misbehaves) when the requirer reaches it.",
                 evidence=[Fact("distributions", u.requirer, f"Requires-Dist: {u.requirement}")],
                 fixes=[
-                    Fix(
-                        id="install-requirement",
-                        title=f"Install {req}",
-                        kind="command",
-                        commands=[quote(argv)],
-                        argv=[argv],
-                        applicable=inst.auto,
-                        restart=True,
-                        why=f"{u.requirer} declares it in Requires-Dist.",
-                        changes=f"Installs {req} into {ev.target.prefix or 'the target env'}"
-                        + (f" (replacing {u.installed})." if u.installed else "."),
-                        undo=quote(inst.uninstall([u.name]))
-                        if not u.installed
-                        else quote(inst.install([f"{u.name}=={u.installed}"])),
+                    catalog.build(
+                        "install-requirement",
+                        ev=ev,
+                        requirement=req,
+                        name=u.name,
+                        requirer=u.requirer,
+                        installed=u.installed,
                     )
                 ],
                 checks=["distributions"],
@@ -474,8 +386,7 @@ def low_disk_for_fixes(ev: Evidence) -> Finding | None:
     return Finding(
         id="low-disk",
         severity=Severity.WARNING,
-        title=f"Only {free / 2**30:.1f} GiB free on the disk of {ev.target.prefix or 'the env'}: a CUDA torch "
-        "needs about 6 GiB",
+        title=f"Only {size(free)} free on the disk of {ev.target.prefix or 'the env'}: a CUDA torch needs about 6 GiB",
         explanation="A reinstall of a CUDA build of torch downloads about 3 GB and unpacks to more; pip fails "
         "part-way when the disk fills, leaving a half-installed torch. Free space first, or pick a CPU build "
         "(about 200 MB) where no GPU is used.",

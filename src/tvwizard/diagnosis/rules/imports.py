@@ -6,6 +6,7 @@ import re
 
 from tvwizard.diagnosis.rules import rule
 from tvwizard.facts.evidence import Evidence
+from tvwizard.fixes import catalog
 from tvwizard.model import Fact, Finding, Fix, RunStatus, Severity
 
 IMPORT_STEPS = ("import_torch", "import_torchvision", "second_import")
@@ -93,16 +94,7 @@ def _gpu_hang(ev: Evidence, step: str) -> tuple[str, list[Fix]]:
         )
     if nvml_hung:
         explanation += " The driver's management library (NVML) did not answer tvwizard either."
-    fixes = [
-        Fix(
-            id="check-gpu-health",
-            title="Check the GPU: does `nvidia-smi` hang too? Look for Xid errors in `sudo dmesg`; reset the GPU "
-            "(`sudo nvidia-smi --gpu-reset -i <index>`) or reboot",
-            kind="manual",
-            why="A hung driver call clears only when the GPU or the driver is reset.",
-            restart=True,
-        )
-    ]
+    fixes = [catalog.build("check-gpu-health")]
     return explanation, fixes
 
 
@@ -140,7 +132,7 @@ def import_failed(ev: Evidence) -> Finding | None:
 def _shadowing_frames(ev: Evidence, err: dict) -> bool:
     from tvwizard.diagnosis.rules.environment import _cwd_frames
 
-    cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+    cwd = ev.live_cwd()
     return bool(cwd and _cwd_frames(str(err.get("traceback", "")), cwd))
 
 
@@ -301,7 +293,7 @@ def op_results(ev: Evidence) -> list[Finding]:
             text = _err_text(err)
             cause = None
             tv_file = str(ev.step_data("import_torchvision").get("file") or "")
-            cwd = ev.probes["live"].data.get("cwd") or ev.target.cwd
+            cwd = ev.live_cwd()
             if cwd and tv_file.startswith(cwd.rstrip("/") + "/") and "site-packages" not in tv_file:
                 cause = "shadowed-module"
             elif "no kernel image is available" in text:
@@ -367,15 +359,7 @@ def exit_crash(ev: Evidence) -> Finding | None:
             "below, written by faulthandler at the crash, shows where."
         ),
         evidence=[Fact("live", "exit", "\n".join(run.fault.strip().splitlines()[:40]) or (run.error or ""))],
-        fixes=[
-            Fix(
-                id="exit-without-teardown",
-                title="Until the cause is fixed: end scripts with `sys.stdout.flush(); os._exit(0)`",
-                kind="manual",
-                why="os._exit skips the interpreter's teardown, where the crash happens; results are already "
-                "written by then.",
-            )
-        ],
+        fixes=[catalog.build("exit-without-teardown")],
         checks=["import_torchvision"],
     )
 

@@ -9,6 +9,7 @@ from tvwizard.diagnosis.rules import rule
 from tvwizard.diagnosis.rules.packages import variant_conflict
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
+from tvwizard.fixes import catalog
 from tvwizard.model import Fact, Finding, Severity
 
 _MISSING = re.compile(r"([\w.+-]+\.so[\w.]*): cannot open shared object file")
@@ -189,7 +190,6 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
     failing step names whose hash differs from RECORD (any package: an nvidia-* library too).
     The fix reinstalls each owner at the same version, and removes pip's ``~`` leftovers."""
     from tvwizard.diagnosis.provenance import behaviour_works, damaged_named_files, leftovers, overwritten_files
-    from tvwizard.fixes.reinstall import reinstall_package
 
     overwritten = {o["path"] for o in overwritten_files(ev)}
     problems: dict[str, list[tuple[str, str, Fact]]] = {}  # package -> [(path, label, fact)]
@@ -230,7 +230,11 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
             (x["version"] for x in damaged_named_files(ev) if x["owner"] == pkg), None
         )
         if version:
-            fixes.append(reinstall_package(ev, pkg, str(version), leftovers(ev, pkg)))
+            fixes.append(
+                catalog.build(
+                    "reinstall-package", ev=ev, package=pkg, version=str(version), leftovers=leftovers(ev, pkg)
+                )
+            )
     paths = [p for items in problems.values() for p, _l, _f in items]
     names = [label for items in problems.values() for _p, label, _f in items]
     only_images = set(problems) == {"torchvision"} and _still_works(ev, paths)
@@ -260,7 +264,6 @@ def library_path_override(ev: Evidence) -> list[Finding]:
     or a file ld.so cannot load at all (not ELF, cut short, another machine) found first: ld.so
     stops its search there with that error instead of looking further."""
     from tvwizard.diagnosis.provenance import bad_library_candidates, behaviour_works
-    from tvwizard.fixes.paths import trim_ld_library_path, unset_ld_preload
 
     overrides = [o for o in ev.data("native").get("overrides") or [] if o.get("used_by")]
     bad = bad_library_candidates(ev)
@@ -271,17 +274,14 @@ def library_path_override(ev: Evidence) -> list[Finding]:
     if "LD_LIBRARY_PATH" in sources:
         entries = [o.get("entry") for o in overrides if o.get("source") == "LD_LIBRARY_PATH"]
         entries += [b["entry"] for b in bad if b["source"] == "LD_LIBRARY_PATH"]
-        fixes.append(
-            trim_ld_library_path(
-                ev,
-                [e for e in dict.fromkeys(entries) if e],
-                "torch ships the libraries it needs and finds them itself; what lies ahead of them on "
-                "LD_LIBRARY_PATH is loaded first, and ld.so stops at the first file of that name even "
-                "when it cannot load it.",
-            )
-        )
+        bad_entries = [e for e in dict.fromkeys(entries) if e]
+        current = [e.get("entry") for e in ev.data("native").get("ld_library_path") or [] if e.get("entry")]
+        if not current:
+            current = [e for e in (ev.env.get("LD_LIBRARY_PATH") or "").split(":") if e]
+        kept = [e for e in current if e not in bad_entries]
+        fixes.append(catalog.build("trim-ld-library-path", bad_entries=bad_entries, kept=kept))
     if "LD_PRELOAD" in sources:
-        fixes.append(unset_ld_preload())
+        fixes.append(catalog.build("unset-ld-preload"))
     evidence = [
         Fact(
             "native",

@@ -9,9 +9,9 @@ from __future__ import annotations
 from tvwizard.diagnosis.rules import rule
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
-from tvwizard.fixes.commands import installer_for, quote
+from tvwizard.fixes import catalog
 from tvwizard.fixes.pairing import newest_pair_fix, pair_torchvision_fix
-from tvwizard.model import Fact, Finding, Fix, Severity
+from tvwizard.model import Fact, Finding, Severity
 
 
 def _source(ev: Evidence) -> str:
@@ -68,35 +68,20 @@ def variant_conflict(tb: knowledge.Build, vb: knowledge.Build) -> str | None:
 def torch_missing(ev: Evidence) -> Finding | None:
     if ev.torch_installed() is not False:
         return None
-    inst = installer_for(ev)
     python = ev.target.version
     gpu_state = (ev.system.get("gpu") or {}).get("state")
     no_gpu = gpu_state in ("no-driver", "no-gpu")
     pair = knowledge.newest_pair(python, variant="cpu" if no_gpu else None) if python else None
     fixes = []
     if pair is not None:
-        reqs = [f"torch=={pair.torch}", f"torchvision=={pair.torchvision}"]
-        if pair.variant:
-            reqs = [f"{r}+{pair.variant}" for r in reqs]
-        argv = inst.install(reqs, index_url=pair.index_url)
         fixes.append(
-            Fix(
-                id="install-torch",
-                title=f"Install torch {pair.torch} and torchvision {pair.torchvision}"
-                + (" (CPU build: no NVIDIA GPU here)" if no_gpu else ""),
-                kind="command",
-                why="The newest released pair for this Python"
-                + (
-                    ", CPU build from the CPU index."
-                    if no_gpu
-                    else ", from PyPI (its default build for this platform)."
-                ),
-                commands=[quote(argv)],
-                argv=[argv],
-                download="about 200 MB" if no_gpu else "about 3 GB on Linux x86_64 (a CUDA build)",
-                changes=f"Installs torch and torchvision into {ev.target.prefix or 'the target env'}.",
-                undo=quote(inst.uninstall(["torch", "torchvision"])),
-                applicable=inst.auto,
+            catalog.build(
+                "install-torch",
+                ev=ev,
+                torch=pair.torch,
+                torchvision=pair.torchvision,
+                variant=pair.variant,
+                index_url=pair.index_url,
             )
         )
     return Finding(
@@ -121,8 +106,6 @@ def torchvision_missing(ev: Evidence) -> Finding | None:
         b = ev.torch_build()
         fix = pair_torchvision_fix(ev, b.base, b.variant, no_deps=False) if b else None
         if fix is not None:
-            fix.title = fix.title.replace("Keep torch", "For torch").replace("; install", ": install")
-            fix.undo = quote(installer_for(ev).uninstall(["torchvision"]))
             fixes.append(fix)
     return Finding(
         id="torchvision-missing",

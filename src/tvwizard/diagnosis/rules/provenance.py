@@ -6,16 +6,18 @@ fold a failing import under its cause); the fixes are built in :mod:`tvwizard.fi
 
 from __future__ import annotations
 
+import os
+
 from tvwizard.diagnosis.provenance import behaviour_works, foreign_entries, overwritten_files
 from tvwizard.diagnosis.rules import rule
 from tvwizard.facts.evidence import Evidence
+from tvwizard.fixes import catalog
 from tvwizard.model import Fact, Finding, Severity
 
 
 @rule(needs=("distributions",), emits=("overwritten-file",), priority=62)
 def overwritten_file(ev: Evidence) -> Finding | None:
     """A second package wrote its own copy of a file another package owns (two RECORDs list it)."""
-    from tvwizard.fixes.reinstall import restore_overwritten
 
     found = overwritten_files(ev)
     if not found:
@@ -53,7 +55,15 @@ def overwritten_file(ev: Evidence) -> Finding | None:
             "check. Uninstalling the intruder deletes the shared path too, so the owner is reinstalled after it."
         ),
         evidence=facts,
-        fixes=[restore_overwritten(ev, str(victim["name"]), str(victim["version"]), str(intruder["name"]))],
+        fixes=[
+            catalog.build(
+                "restore-overwritten-file",
+                ev=ev,
+                victim=str(victim["name"]),
+                version=str(victim["version"]),
+                intruder=str(intruder["name"]),
+            )
+        ],
         checks=["distributions", "import_torch"],
     )
 
@@ -70,7 +80,6 @@ _HOW = {
 @rule(needs=("interpreter",), emits=("foreign-site-packages",), priority=55)
 def foreign_site_packages(ev: Evidence) -> Finding | None:
     """Another Python's site-packages on this one's sys.path: its compiled modules carry another ABI tag."""
-    from tvwizard.fixes.paths import disable_pth, trim_pythonpath
 
     entries = foreign_entries(ev)
     if not entries:
@@ -87,9 +96,12 @@ def foreign_site_packages(ev: Evidence) -> Finding | None:
         "their compiled modules. Install what you need for this Python instead."
     )
     if first.get("origin") == "pythonpath":
-        fixes.append(trim_pythonpath(ev, [first["path"]], why))
+        pythonpath = [e for e in (ev.env.get("PYTHONPATH") or "").split(os.pathsep) if e]
+        fixes.append(
+            catalog.build("trim-pythonpath", package="packages", location=first["path"], entries=pythonpath, why=why)
+        )
     elif first.get("origin") == "pth" and first.get("pth"):
-        fixes.append(disable_pth(str(first["pth"]), first["path"]))
+        fixes.append(catalog.build("disable-pth-file", pth=str(first["pth"]), what=first["path"]))
     facts = [
         Fact(
             "interpreter",
