@@ -62,8 +62,20 @@ def set_torch(report: dict[str, Any], version: str) -> None:
 def set_gpu(report: dict[str, Any], driver: str | None, model: str | None, count: int) -> None:
     gpu = report["system"]["gpu"]
     gpu["driver"] = driver
-    gpu["gpus"] = [
-        {"index": i, "name": model, "uuid": "<redacted>", "capability": "9.0", "memory": "80 GiB"}
+    gpu["gpus"] = [  # the shape tvwizard.gpu.collect_gpus writes
+        {
+            "index": i,
+            "name": model,
+            "uuid": "<redacted>",
+            "compute_capability": "9.0",
+            "cc_major": 9,
+            "cc_minor": 0,
+            "memory_total_mib": 81559,
+            "mig_mode": "disabled",
+            "visible": True,
+            "cuda_index": i,
+            "errors": {},
+        }
         for i in range(count if model else 0)
     ]
     if driver:

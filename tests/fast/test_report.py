@@ -776,6 +776,33 @@ def test_report_names_the_version_the_live_import_loaded_as_the_diagnosis_does(t
     assert "torchvision 0.27.0+cu130" in render_markdown(report).split("\n", 3)[2]
 
 
+@pytest.mark.parametrize("name", ["report-broken.json", "report-healthy.json", "report-version-mismatch.json"])
+def test_a_real_captured_report_names_the_versions_the_diagnosis_read(name: str) -> None:
+    """Real ``check --json`` output (tests/fast/data): the report's package facts are the facts
+    layer's, read back from the saved report, and agree with what the findings say."""
+    from tvwizard.facts.evidence import Evidence
+
+    real = json.loads((Path(__file__).parent / "data" / name).read_text())
+    ev = Evidence.from_report(real)
+    packages = summarize_facts(real)["packages"]
+    assert packages["torch"]["version"] == ev.torch_version() and ev.torch_version()
+    assert packages["torchvision"]["version"] == ev.torchvision_version() and ev.torchvision_version()
+    assert packages["torchvision"]["origin"] == ev.import_origin("torchvision")
+    assert packages["torchvision"]["origin"].endswith("/site-packages/torchvision/__init__.py")
+    header = render_markdown(real).split("\n", 3)[2]
+    assert f"`torch {ev.torch_version()}`" in header and f"`torchvision {ev.torchvision_version()}`" in header
+
+
+def test_the_version_mismatch_report_agrees_with_its_finding() -> None:
+    """torch 2.14.1+cu130 with torchvision 0.28.0 (real env tv028-on-torch2141, captured)."""
+    real = json.loads((Path(__file__).parent / "data" / "report-version-mismatch.json").read_text())
+    packages = summarize_facts(real)["packages"]
+    finding = next(f for f in real["findings"] if f["id"] == "version-mismatch")
+    assert f"your torch is {packages['torch']['version']}" in finding["title"]
+    assert finding["title"].startswith(f"torchvision {packages['torchvision']['version'].split('+')[0]} ")
+    assert (packages["torch"]["variant"], packages["torchvision"]["variant"]) == ("cu130", "cu130")
+
+
 # -- compare --------------------------------------------------------------------------------
 
 

@@ -113,9 +113,8 @@ def _step_summary(name: str, data: dict, duration: float) -> str:
 
 def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     checks: list[Check] = []
-    interp = ev.data("interpreter")
-    py = ev.target.version or interp.get("version", "")
-    kind = interp.get("env_kind") or ev.target.env_kind
+    py = ev.python_version()
+    kind = ev.env_kind()
     for c in (
         _probe_check(ev, findings, "interpreter", "Python", f"{py} ({kind}) {ev.target.python}"),
         _probe_check(ev, findings, "distributions", "Packages", _pkg_summary(ev)),
@@ -234,7 +233,7 @@ def _gpu_summary(gpu: dict) -> str:
 
 def _native_summary(ev: Evidence) -> str:
     data = ev.data("native")
-    unresolved = data.get("unresolved") or []
+    unresolved = ev.unresolved_libraries()
     missing = sorted({str(u.get("name") or u.get("library")) for u in unresolved if not u.get("driver")})
     driver = sorted({str(u.get("name")) for u in unresolved if u.get("driver")})
     if missing:
@@ -252,8 +251,7 @@ def _env_summary(ev: Evidence) -> str:
 
 
 def _toolchain_summary(ev: Evidence) -> str:
-    data = ev.data("toolchain")
-    tools = data.get("tools") or {}
+    tools = ev.toolchain_part("tools")
     found = [name for name, t in tools.items() if isinstance(t, dict) and t.get("path")]
     return ("found: " + ", ".join(found)) if found else "no compilers found"
 

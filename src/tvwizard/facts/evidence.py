@@ -97,6 +97,24 @@ class Evidence:
         """The interpreter probe's ``platform`` facts (system, release, machine, libc …)."""
         return self._interpreter_part("platform")
 
+    def env_kind(self) -> str:
+        """venv, conda, uv, pyenv, system…: the interpreter probe's answer, else the target's."""
+        kind = self.environment_info().get("env_kind") or self.data("interpreter").get("env_kind")
+        return str(kind or self.target.env_kind or "")
+
+    def marker_env(self) -> dict[str, Any]:
+        """PEP 508 marker values of the target (for Requires-Dist markers); {} when unknown."""
+        env = self.data("interpreter").get("marker_env")
+        return env if isinstance(env, dict) else {}
+
+    def sys_path_entry(self, location: str) -> dict[str, Any]:
+        """The interpreter probe's record of the sys.path entry ``location`` (its ``origin``…)."""
+        entries = self.data("interpreter").get("sys_path")
+        for e in entries if isinstance(entries, list) else []:
+            if isinstance(e, dict) and location in (e.get("path"), e.get("abs")):
+                return e
+        return {}
+
     def env_vars(self) -> dict[str, str | None]:
         """The allowlisted variables as the target sees them (envvars probe): name -> value."""
         found = self.data("envvars").get("vars")
@@ -127,6 +145,31 @@ class Evidence:
             return None
         return str(locations[loc])
 
+    def duplicates(self, key: str) -> list[dict[str, Any]]:
+        """Every installed copy of distribution ``key`` when there is more than one, sys.path order."""
+        found = self.data("distributions").get("duplicates")
+        copies = found.get(key) if isinstance(found, dict) else None
+        return [c for c in copies if isinstance(c, dict)] if isinstance(copies, list) else []
+
+    def record_missing(self, package: str) -> list[str]:
+        """Compiled files ``package``'s RECORD lists but the disk lacks (``torchvision.libs/libjpeg…``)."""
+        focus = self.data("distributions").get("focus")
+        copies = focus.get(package) if isinstance(focus, dict) else None
+        record = copies[0].get("record") if isinstance(copies, list) and copies and isinstance(copies[0], dict) else {}
+        missing = record.get("native_missing") if isinstance(record, dict) else None
+        return [str(p) for p in missing] if isinstance(missing, list) else []
+
+    def conda_records(self) -> list[dict[str, Any]]:
+        """The env's conda-meta records (name, version, channel), when conda manages it."""
+        conda = self.data("distributions").get("conda")
+        records = conda.get("records") if isinstance(conda, dict) else None
+        return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+
+    def resolutions(self) -> dict[str, dict[str, Any]]:
+        """The resolution probe's record per import name: ``origin``, ``spec``, ``candidates`` …"""
+        found = self.data("resolution").get("packages")
+        return {str(k): v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
+
     def version_py_record(self, package: str) -> dict[str, Any]:
         """The distributions probe's record of ``<package>/version.py``: ``values``, ``local_tag``,
         ``cuda_from_tag``, ``path`` …; {} when it was not read."""
@@ -142,11 +185,9 @@ class Evidence:
     def import_origin(self, package: str) -> str | None:
         """The file ``import <package>`` loads: the resolution probe's answer, else the file the
         live import really loaded."""
-        data = self.data("resolution")
-        packages = data.get("packages")
-        entry = packages.get(package) if isinstance(packages, dict) else None
-        origin = entry.get("origin") if isinstance(entry, dict) else None
-        origin = origin or data.get(f"origin:{package}") or self.step_data(f"import_{package}").get("file")
+        origin = self.resolutions().get(package, {}).get("origin")
+        origin = origin or self.data("resolution").get(f"origin:{package}")
+        origin = origin or self.step_data(f"import_{package}").get("file")
         return str(origin) if origin else None
 
     def torch_version(self) -> str | None:
@@ -194,9 +235,7 @@ class Evidence:
         if self.has("distributions"):
             if self.dist("torch") is not None:
                 return True
-            packages = self.data("resolution").get("packages")
-            entry = packages.get("torch") if isinstance(packages, dict) else None
-            origin = entry.get("origin") if isinstance(entry, dict) else None
+            origin = self.resolutions().get("torch", {}).get("origin")
             return bool(origin) or bool(self.step_data("import_torch").get("ok"))
         if self.step("import_torch") is not None:
             err = (self.step_data("import_torch").get("error") or {}).get("message", "")
@@ -239,6 +278,27 @@ class Evidence:
 
     def extension_errors(self) -> list[dict[str, Any]]:
         return [f for f in self.step_data("extensions").get("files") or [] if not f.get("loaded")]
+
+    def _native_list(self, key: str) -> list[dict[str, Any]]:
+        found = self.data("native").get(key)
+        return [x for x in found if isinstance(x, dict)] if isinstance(found, list) else []
+
+    def unresolved_libraries(self) -> list[dict[str, Any]]:
+        """Libraries the loader model could not find: ``name``, ``needed_by``, ``driver`` (comes with a driver)."""
+        return self._native_list("unresolved")
+
+    def library_overrides(self) -> list[dict[str, Any]]:
+        """Libraries loaded from LD_LIBRARY_PATH/LD_PRELOAD instead of torch's own copies (``used_by`` set)."""
+        return [o for o in self._native_list("overrides") if o.get("used_by")]
+
+    def ld_library_path(self) -> list[str]:
+        """LD_LIBRARY_PATH's entries as the native probe read them, in order."""
+        return [str(e["entry"]) for e in self._native_list("ld_library_path") if e.get("entry")]
+
+    def toolchain_part(self, key: str) -> dict[str, Any]:
+        """One part of the toolchain probe's data: ``cuda_env``, ``usr_local_cuda``, ``tools``."""
+        part = self.data("toolchain").get(key)
+        return part if isinstance(part, dict) else {}
 
     def native_files(self, *packages: str) -> list[dict[str, Any]]:
         """The native probe's compiled files of ``packages`` (of every package it read when none

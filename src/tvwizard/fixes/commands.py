@@ -88,15 +88,14 @@ def installer_for(ev: Evidence) -> Installer:
     it), not a pyenv shim or a PATH lookup that may pick another Python elsewhere.
     """
     python = ev.target.executable or ev.target.python
-    interp = ev.data("interpreter")
     torch = ev.dist("torch") or ev.dist("torchvision") or {}
     installer = str(torch.get("installer", "")).strip()
-    records = (ev.data("distributions").get("conda") or {}).get("records") or []
+    records = ev.conda_records()
     conda_torch = next((r for r in records if r.get("name") in ("pytorch", "pytorch-cpu", "pytorch-gpu")), None)
     if installer == "conda" or (conda_torch is not None and not torch):
         channel = str((conda_torch or {}).get("channel") or "conda-forge").rstrip("/").rsplit("/", 1)[-1]
         return Installer("conda", python, prefix=ev.target.prefix, channel=channel or "conda-forge")
-    if installer == "uv" or interp.get("env_kind") == "uv":
+    if installer == "uv" or ev.env_kind() == "uv":
         return Installer("uv", python)
     return Installer("pip", python)
 

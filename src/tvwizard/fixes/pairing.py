@@ -23,9 +23,7 @@ TORCHVISION_SIZE = "under 10 MB"
 
 def _platform(ev: Evidence) -> str:
     """The target's platform in knowledge's terms: "linux-x86_64", "macos", "windows"…"""
-    plat = ev.data("interpreter").get("platform") or {}
-    if not isinstance(plat, dict):
-        plat = {}
+    plat = ev.platform_info()
     system = str(plat.get("sys_platform") or "linux")
     machine = str(plat.get("machine") or "x86_64").lower()
     machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)

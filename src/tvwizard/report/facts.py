@@ -189,7 +189,7 @@ def _packages(ev: Evidence, dists: list[dict[str, Any]]) -> dict[str, dict[str, 
 
 
 def _gpu(ev: Evidence) -> dict[str, Any]:
-    """``system["gpu"]`` as :func:`tvwizard.gpu.collect_gpus` writes it (older key names too)."""
+    """``system["gpu"]`` as :func:`tvwizard.gpu.collect_gpus` writes it."""
     from tvwizard.facts.gpu import host_gpu
 
     gpu = host_gpu(ev)
@@ -197,18 +197,13 @@ def _gpu(ev: Evidence) -> dict[str, Any]:
     for i, g in enumerate(_list(gpu.get("gpus"))):
         if not isinstance(g, dict):
             continue
-        cap = _first(g.get("compute_capability"), g.get("capability"))
-        if isinstance(cap, list | tuple):
-            cap = ".".join(str(c) for c in cap)
         mib = g.get("memory_total_mib")
         gpus.append(
             {
                 "index": g.get("index", i),
                 "name": _str(g.get("name")),
-                "capability": _str(cap),
-                "memory": size(mib * 2**20)
-                if isinstance(mib, int | float)
-                else _str(_first(g.get("memory"), g.get("memory_total"))),
+                "capability": _str(g.get("compute_capability")),
+                "memory": size(mib * 2**20) if isinstance(mib, int | float) else None,
                 "mig": _str(g.get("mig_mode")),
                 "mig_instances": len(_list(g.get("mig_devices"))) if "mig_devices" in g else None,
                 "visible": g.get("visible"),
@@ -227,8 +222,8 @@ def _gpu(ev: Evidence) -> dict[str, Any]:
         "visibility": visible_devices_text(_dict(gpu.get("visible_devices"))),
         "state": state,
         "source": _str(gpu.get("source")),
-        "driver": _str(_first(gpu.get("driver"), gpu.get("driver_version"))),
-        "cuda": _str(_first(gpu.get("cuda_driver"), gpu.get("cuda"), gpu.get("cuda_version"))),
+        "driver": _str(gpu.get("driver")),
+        "cuda": _str(gpu.get("cuda_driver")),
         "gpus": gpus,
         "error": error,
         "kernel_module": _str(linux.get("kernel_module")),

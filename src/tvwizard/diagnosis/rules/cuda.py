@@ -157,10 +157,9 @@ def cuda_unavailable(ev: Evidence) -> Finding | None:
 
 @rule(needs=("toolchain",), emits=("cuda-home-invalid",))
 def cuda_home_invalid(ev: Evidence) -> list[Finding]:
-    data = ev.data("toolchain")
-    cuda_env = data.get("cuda_env") or {}
+    cuda_env = ev.toolchain_part("cuda_env")
     out = []
-    usr_local = data.get("usr_local_cuda") or {}
+    usr_local = ev.toolchain_part("usr_local_cuda")
     good_default = "/usr/local/cuda" if usr_local.get("nvcc") and usr_local.get("lib64") else None
     for var in ("CUDA_HOME", "CUDA_PATH"):
         entry = cuda_env.get(var) or {}

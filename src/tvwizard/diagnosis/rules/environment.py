@@ -145,10 +145,6 @@ def _shadow_finding(ev: Evidence, cwd: str, pkg: str, step: str, hit: str, shado
     )
 
 
-def _resolution_modules(ev: Evidence) -> dict:
-    return ev.data("resolution").get("packages") or {}
-
-
 _PLACES = {
     "cwd": "the working folder",
     "script": "the script's folder",
@@ -163,7 +159,7 @@ def shadow_winner(ev: Evidence, name: str) -> dict | None:
     """The candidate ``import name`` would take when it is not an installed distribution's and an
     installed one lies further down sys.path: ``{"winner", "installed", "spec", "entry"}`` (entry:
     the interpreter probe's record of the sys.path entry it sits in, with its origin and .pth)."""
-    mod = _resolution_modules(ev).get(name) or {}
+    mod = ev.resolutions().get(name) or {}
     spec = mod.get("spec") or {}
     installed = mod.get("installed") or []
     candidates = mod.get("candidates") or []
@@ -235,7 +231,7 @@ def stray_copy(ev: Evidence, key: str) -> dict | None:
     Returns ``{"copy", "location", "origin", "own"}`` (``origin`` as the interpreter probe
     names sys.path entries: pythonpath, user_site, cwd, pth…), or None.
     """
-    copies = (ev.data("distributions").get("duplicates") or {}).get(key) or []
+    copies = ev.duplicates(key)
     if len(copies) < 2:
         return None
     sys_path = ev.data("interpreter").get("sys_path") or []
@@ -281,10 +277,9 @@ def _stray_fixes(ev: Evidence, key: str, stray: dict) -> list[Fix]:
 
 @rule(needs=("distributions",), emits=("duplicate-install",), priority=66)
 def duplicate_install(ev: Evidence) -> list[Finding]:
-    dups = ev.data("distributions").get("duplicates") or {}
     out = []
     for key in ("torch", "torchvision", "numpy", "torchaudio"):
-        copies = dups.get(key) or []
+        copies = ev.duplicates(key)
         if len(copies) < 2:
             continue
         desc = [
@@ -337,7 +332,7 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
     from tvwizard.diagnosis.provenance import behaviour_works
     from tvwizard.diagnosis.requirements import unsatisfied
 
-    marker_env = ev.data("interpreter").get("marker_env") or {}
+    marker_env = ev.marker_env()
     works = behaviour_works(ev)
     out = []
     for u in unsatisfied(ev.dists(), marker_env):

@@ -28,7 +28,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
         if m:
             missing.setdefault(m.group(1), []).append(f"torchvision/{f.get('file')}")
     stopped: dict[str, dict] = {}  # lib -> the unresolved item whose search ended at a bad file
-    for item in ev.data("native").get("unresolved") or []:
+    for item in ev.unresolved_libraries():
         lib = str(item.get("name") or item.get("library") or "")
         who = str(item.get("needed_by") or item.get("file") or "")
         if lib and who and not item.get("driver") and not DRIVER_LIBS.match(lib):
@@ -61,7 +61,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
         if cause is None and stem and any(stem in d.replace("-", "") for d in missing_dists):
             cause = "missing-dependency"  # e.g. libcudnn.so.9 from the uninstalled nvidia-cudnn-cu13
         if cause is None and any(
-            os.path.basename(p) == lib for pkg in ("torch", "torchvision") for p in _missing_from_record(ev, pkg)
+            os.path.basename(p) == lib for pkg in ("torch", "torchvision") for p in ev.record_missing(pkg)
         ):
             cause = "corrupt-file"  # a vendored library deleted from torchvision.libs / torch/lib
         torch_needs = all(w.startswith("torch/") for w in who)
@@ -108,7 +108,7 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
 
 def _missing_dists(ev: Evidence) -> list[str]:
     """Names of required distributions that are not installed at all (e.g. nvidia-cudnn-cu13)."""
-    marker_env = ev.data("interpreter").get("marker_env")
+    marker_env = ev.marker_env()
     if not marker_env or not ev.has("distributions"):
         return []
     from tvwizard.diagnosis.requirements import unsatisfied
@@ -159,19 +159,12 @@ def image_extension_failed(ev: Evidence) -> Finding | None:
             "(decode_jpeg, read_image…) will fail. Ignore it if you do not use torchvision.io."
         ),
         evidence=[Fact("live", "extensions", image[0].get("error", ""))],
-        caused_by="corrupt-file" if _missing_from_record(ev, "torchvision") else None,
+        caused_by="corrupt-file" if ev.record_missing("torchvision") else None,
         checks=["extensions"],
     )
 
 
 DAMAGED = ("empty", "not-elf", "bad-elf", "truncated", "unreadable")
-
-
-def _missing_from_record(ev: Evidence, pkg: str) -> list[str]:
-    """Compiled files the package's RECORD lists but the disk lacks (``torchvision.libs/libjpeg…``)."""
-    copies = (ev.data("distributions").get("focus") or {}).get(pkg) or []
-    record = (copies[0].get("record") or {}) if copies else {}
-    return [str(p) for p in record.get("native_missing") or []]
 
 
 def _still_works(ev: Evidence, paths: list[str]) -> bool:
@@ -199,7 +192,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
                 short = f["path"].split("site-packages/")[-1]
                 fact = Fact("native", pkg, f"{f['path']}: {f.get('detail') or f['problem']}")
                 problems.setdefault(pkg, []).append((f["path"], f"{short} ({f['problem']})", fact))
-        for p in _missing_from_record(ev, pkg):
+        for p in ev.record_missing(pkg):
             fact = Fact("distributions", pkg, f"RECORD lists {p}, which is not on disk")
             problems.setdefault(pkg, []).append((p, f"{p} (missing)", fact))
     for key, copies in (ev.data("distributions").get("focus") or {}).items():
@@ -265,7 +258,7 @@ def library_path_override(ev: Evidence) -> list[Finding]:
     stops its search there with that error instead of looking further."""
     from tvwizard.diagnosis.provenance import bad_library_candidates, behaviour_works
 
-    overrides = [o for o in ev.data("native").get("overrides") or [] if o.get("used_by")]
+    overrides = ev.library_overrides()
     bad = bad_library_candidates(ev)
     if not overrides and not bad:
         return []
@@ -275,7 +268,7 @@ def library_path_override(ev: Evidence) -> list[Finding]:
         entries = [o.get("entry") for o in overrides if o.get("source") == "LD_LIBRARY_PATH"]
         entries += [b["entry"] for b in bad if b["source"] == "LD_LIBRARY_PATH"]
         bad_entries = [e for e in dict.fromkeys(entries) if e]
-        current = [e.get("entry") for e in ev.data("native").get("ld_library_path") or [] if e.get("entry")]
+        current = ev.ld_library_path()
         if not current:
             current = [e for e in (ev.env.get("LD_LIBRARY_PATH") or "").split(":") if e]
         kept = [e for e in current if e not in bad_entries]
