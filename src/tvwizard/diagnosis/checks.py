@@ -232,14 +232,13 @@ def _gpu_summary(gpu: dict) -> str:
 
 
 def _native_summary(ev: Evidence) -> str:
-    data = ev.data("native")
     unresolved = ev.unresolved_libraries()
     missing = sorted({str(u.get("name") or u.get("library")) for u in unresolved if not u.get("driver")})
     driver = sorted({str(u.get("name")) for u in unresolved if u.get("driver")})
     if missing:
         return f"{len(missing)} library(ies) not found: {', '.join(missing[:4])}"
-    if data.get("supported") is False:
-        return f"not checked on {data.get('platform')}"
+    if (platform := ev.native_unsupported_on()) is not None:
+        return f"not checked on {platform}"
     note = f" ({', '.join(driver)} would come with an NVIDIA driver)" if driver else ""
     return "every library torch and torchvision need resolves" + note
 

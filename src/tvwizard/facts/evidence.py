@@ -287,6 +287,11 @@ class Evidence:
         """Libraries the loader model could not find: ``name``, ``needed_by``, ``driver`` (comes with a driver)."""
         return self._native_list("unresolved")
 
+    def native_unsupported_on(self) -> str | None:
+        """The platform the native probe does not model (macOS, Windows), or None where it ran."""
+        data = self.data("native")
+        return str(data.get("platform")) if data.get("supported") is False else None
+
     def library_overrides(self) -> list[dict[str, Any]]:
         """Libraries loaded from LD_LIBRARY_PATH/LD_PRELOAD instead of torch's own copies (``used_by`` set)."""
         return [o for o in self._native_list("overrides") if o.get("used_by")]
