@@ -39,9 +39,25 @@ class Spec:
     clone: str | None = None
     doc: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # Added later; left out of the digest at their defaults so older envs keep their stamps.
+    system_site_packages: bool = False  # the venv sees the base Python's site-packages and the user site
+    base_copy: bool = False  # not a venv: a hard-linked copy of the Python install itself (its user site counts)
+    files: tuple[tuple[str, str], ...] = ()  # (path under the env, text) written after the steps
+    wheels: tuple[str, ...] = ()  # stand-in wheels built here (see WHEELS) before the steps
+    cite: tuple[str, ...] = ()  # the public bug reports the env reproduces
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        d = asdict(self)
+        for key, default in (
+            ("system_site_packages", False),
+            ("base_copy", False),
+            ("files", ()),
+            ("wheels", ()),
+            ("cite", ()),
+        ):
+            if d[key] in (default, list(default) if isinstance(default, tuple) else default):
+                d.pop(key)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 SPECS: dict[str, Spec] = {
@@ -70,6 +86,101 @@ SPECS: dict[str, Spec] = {
         steps=(("uninstall", "-y", "typing_extensions"),),
         doc="torch 2.14.1 + torchvision 0.29.1 with torch's requirement typing-extensions removed.",
     ),
+    # -- provenance scenarios (issue 15): each reproduces a public bug report ----------------
+    "tv0290-on-torch2141": Spec(
+        python="3.11",
+        clone="healthy",
+        steps=(("install", "--no-deps", "torchvision==0.29.0"),),
+        doc="Healthy: torch 2.14.1 with torchvision 0.29.0, whose metadata pins torch==2.14.0 (a patch off).",
+        cite=(
+            "https://github.com/rlworkgroup/garage/pull/1361",  # a pip resolver complaint that is harmless
+        ),
+    ),
+    "usersite-tv028": Spec(
+        python="3.11",
+        clone="healthy",
+        system_site_packages=True,
+        steps=(
+            (
+                "install",
+                "--no-deps",
+                "--target",
+                "{env}/userbase/lib/python3.11/site-packages",
+                "torchvision==0.28.0",
+            ),
+        ),
+        doc="Healthy: a venv that sees the user site (PYTHONUSERBASE={env}/userbase), where an old "
+        "torchvision 0.28.0 lies; the venv's own site-packages comes first, so it never loads.",
+        cite=("https://github.com/pytorch/pytorch/issues/119072",),  # torch imported from ~/.local
+    ),
+    "system-usersite-tv028": Spec(
+        python="3.11",
+        clone="healthy",
+        base_copy=True,
+        steps=(
+            (
+                "install",
+                "--no-deps",
+                "--target",
+                "{env}/userbase/lib/python3.11/site-packages",
+                "torchvision==0.28.0",
+            ),
+        ),
+        doc="A system Python (no venv) with torch 2.14.1 + torchvision 0.29.1; its user site "
+        "(PYTHONUSERBASE={env}/userbase) holds torchvision 0.28.0, which wins.",
+        cite=(
+            "https://github.com/pytorch/pytorch/issues/119072",  # torch imported from ~/.local
+            "https://github.com/pytorch/vision/issues/4240",
+        ),
+    ),
+    "usersite-unrelated": Spec(
+        python="3.11",
+        clone="healthy",
+        system_site_packages=True,
+        steps=(("install", "--no-deps", "--target", "{env}/userbase/lib/python3.11/site-packages", "six==1.17.0"),),
+        doc="Healthy: the user site (PYTHONUSERBASE={env}/userbase) is on sys.path with an unrelated package.",
+        cite=("https://github.com/Djdefrag/QualityScaler/issues/103",),  # a user site that looks suspicious
+    ),
+    "stray-pth": Spec(
+        python="3.11",
+        clone="healthy",
+        files=(
+            ("lib/python3.11/site-packages/__editable__.old_project-0.1.pth", "/nonexistent/old-project/src\n"),
+            ("lib/python3.11/site-packages/zz_tools.pth", "{env}/tools\n"),
+            ("tools/mytools.py", "ANSWER = 42\n"),
+        ),
+        doc="Healthy: a .pth file of a deleted editable install, and one adding an unrelated tools folder.",
+        cite=("https://github.com/pypa/pip/issues/9906",),
+    ),
+    "nccl-clobbered": Spec(
+        python="3.11",
+        clone="healthy",
+        wheels=("nccl_cu12_standin",),
+        steps=(("install", "--no-deps", "{wheels}/nccl_cu12_standin-2.18.1-py3-none-linux_x86_64.whl"),),
+        doc="A second NCCL wheel for another CUDA major wrote nvidia/nccl/lib/libnccl.so.2 over nvidia-nccl-cu13's.",
+        cite=(
+            "https://github.com/pytorch/pytorch/issues/119932",
+            "https://github.com/pytorch/pytorch/issues/119072",
+            "https://github.com/vllm-project/vllm/issues/4195",
+        ),
+    ),
+    "py312-bare": Spec(
+        python="3.12",
+        doc="A bare Python 3.12 venv: the target when PYTHONPATH still holds Python 3.11's site-packages.",
+        cite=("https://github.com/pytorch/pytorch/issues/574",),
+    ),
+}
+
+# Wheels no index here has, built from a few lines of C: a stand-in for a real wheel with the
+# same layout (the cu12 NCCL wheel writes nvidia/nccl/lib/libnccl.so.2, as nvidia-nccl-cu13 does).
+WHEELS: dict[str, dict[str, str]] = {
+    "nccl_cu12_standin": {
+        "name": "nccl-cu12-standin",
+        "version": "2.18.1",
+        "file": "nvidia/nccl/lib/libnccl.so.2",
+        "soname": "libnccl.so.2",
+        "source": "int ncclGetVersion(int *v) { *v = 21801; return 0; }\n",
+    },
 }
 
 
@@ -135,20 +246,82 @@ def build(name: str, *, force: bool = False) -> Path:
     log = CACHE / f"{name}.log"
     log.write_text("")
     try:
-        _run([python, "-m", "venv", str(dest)], log)
-        if base is not None:
+        if spec.base_copy:
+            # A "system" Python: the install itself, hard-linked; the clone's packages are linked in
+            # beside the ones it already has (those are kept).
+            _run(["cp", "-al", str(Path(python).resolve().parent.parent), str(dest)], log)
+            if base is not None:
+                src, dst = site_packages(base), site_packages(dest)
+                for item in sorted(src.iterdir()):
+                    if not (dst / item.name).exists():
+                        _run(["cp", "-al", str(item), str(dst / item.name)], log)
+        else:
+            venv_args = ["--system-site-packages"] if spec.system_site_packages else []
+            _run([python, "-m", "venv", *venv_args, str(dest)], log)
+        if base is not None and not spec.base_copy:
             src, dst = site_packages(base), site_packages(dest)
             shutil.rmtree(dst)
             # Hard links: a clone of a 5 GB env costs seconds and no disk.  pip replaces
             # files rather than editing them in place, so the base is never touched.
             _run(["cp", "-al", str(src), str(dst)], log)
+        wheels = build_wheels(spec.wheels)
         for step in spec.steps:
-            _run([str(env_python(dest)), "-m", "pip", "--disable-pip-version-check", *step], log)
+            args = [a.format(env=dest, wheels=wheels) for a in step]
+            _run([str(env_python(dest)), "-m", "pip", "--disable-pip-version-check", *args], log)
+        for rel, text in spec.files:
+            path = dest / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text.format(env=dest))
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
     (dest / STAMP).write_text(json.dumps({"name": name, "digest": spec.digest(), "spec": asdict(spec)}))
     return dest
+
+
+def build_wheels(names: tuple[str, ...]) -> Path:
+    """Build the stand-in wheels ``names`` (see WHEELS) into the cache; returns their folder."""
+    import base64
+    import zipfile
+
+    out = CACHE / "wheels"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        w = WHEELS[name]
+        dist = w["name"].replace("-", "_")
+        wheel = out / f"{dist}-{w['version']}-py3-none-linux_x86_64.whl"
+        if wheel.exists():
+            continue
+        if shutil.which("gcc") is None:
+            raise Unavailable("no gcc here to build a stand-in wheel")
+        work = out / f"{name}.build"
+        work.mkdir(exist_ok=True)
+        (work / "lib.c").write_text(w["source"])
+        lib = work / "lib.so"
+        subprocess.run(
+            ["gcc", "-shared", "-fPIC", f"-Wl,-soname,{w['soname']}", "-o", str(lib), str(work / "lib.c")], check=True
+        )
+        info = f"{dist}-{w['version']}.dist-info"
+        files = {
+            w["file"]: lib.read_bytes(),
+            f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {w['name']}\nVersion: {w['version']}\n".encode(),
+            f"{info}/WHEEL": (
+                b"Wheel-Version: 1.0\nGenerator: tvwizard-tests\nRoot-Is-Purelib: false\nTag: py3-none-linux_x86_64\n"
+            ),
+        }
+        record = []
+        for path, data in files.items():
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(data)}")
+        record.append(f"{info}/RECORD,,")
+        files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+        tmp = wheel.with_suffix(".tmp")
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for path, data in files.items():
+                zf.writestr(path, data)
+        tmp.rename(wheel)
+        shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 def clone(name: str, dest: Path) -> Path:

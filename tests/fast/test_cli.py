@@ -159,8 +159,12 @@ def test_healthy_fake_env_exits_0_with_json_schema(tmp_path):
     assert again == data
 
 
+# What a torchvision made for another torch does at import (its ops library does not load).
+NMS_MISSING = 'raise RuntimeError("operator torchvision::nms does not exist")'
+
+
 def test_version_mismatch_from_fake_metadata(tmp_path):
-    site = FakeEnv(torchvision="0.28.0", tv_requires=["torch==2.13.0"]).build(tmp_path / "site")
+    site = FakeEnv(torchvision="0.28.0", tv_requires=["torch==2.13.0"], tv_extra=NMS_MISSING).build(tmp_path / "site")
     code, data = check_json(site, tmp_path)
     assert code == 1
     assert "version-mismatch" in ids(data)
@@ -169,6 +173,23 @@ def test_version_mismatch_from_fake_metadata(tmp_path):
     cmds = " ".join(c for fix in vm["fixes"] for c in fix["commands"])
     assert "torchvision==0.29.1" in cmds
     assert sys.executable in cmds  # the target's own pip, never a bare pip
+
+
+def test_missing_requirement_while_everything_works_is_a_warning(tmp_path):
+    site = FakeEnv(torch_requires=["tvwizard-absent-helper>=1"]).build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    dep = next(f for f in data["findings"] if f["id"] == "missing-dependency")
+    assert dep["severity"] == "warning" and code == 0 and data["verdict"] == "works"
+
+
+def test_version_pin_off_by_a_patch_that_works_is_a_warning(tmp_path):
+    """Verdict from behaviour: metadata says the pair is off, yet everything imports and nms is right."""
+    site = FakeEnv(torchvision="0.29.0", tv_requires=["torch==2.14.0"]).build(tmp_path / "site")
+    code, data = check_json(site, tmp_path)
+    assert code == 0 and data["verdict"] == "works", [(f["id"], f["severity"]) for f in data["findings"]]
+    vm = next(f for f in data["findings"] if f["id"] == "version-mismatch")
+    assert vm["severity"] == "warning" and "nms runs" in vm["title"]
+    assert not [f for f in data["findings"] if f["severity"] == "error"]
 
 
 def test_cpu_torch_with_cuda_torchvision(tmp_path):
@@ -265,7 +286,7 @@ def test_torch_missing(tmp_path):
 
 
 def test_checklist_text_summary_first_and_ascii(tmp_path):
-    site = FakeEnv(torchvision="0.28.0", tv_requires=["torch==2.13.0"]).build(tmp_path / "site")
+    site = FakeEnv(torchvision="0.28.0", tv_requires=["torch==2.13.0"], tv_extra=NMS_MISSING).build(tmp_path / "site")
     env = {**fake_env_vars(site), "NO_COLOR": "1"}
     proc = tvwizard("--python", sys.executable, "check", "--ascii", env=env, cwd=tmp_path)
     lines = proc.stdout.splitlines()

@@ -431,7 +431,10 @@ def test_stray_copy_on_pythonpath_is_the_root_of_the_mismatch():
     found = diagnose(e)
     assert ids(found)[:2] == ["duplicate-install", "version-mismatch"]
     root = found[0]
-    assert root.title == "torchvision 0.28.0 on PYTHONPATH (/old/stuff) hides the env's own torchvision 0.29.1"
+    assert root.title == (
+        "torchvision 0.28.0 on PYTHONPATH (/old/stuff) hides the env's own torchvision 0.29.1 "
+        "(/envs/ml/lib/python3.11/site-packages): Python imports the first"
+    )
     assert root.fixes[0].env == {"PYTHONPATH": "/keep/me"}
     assert found[1].caused_by == "duplicate-install"
 

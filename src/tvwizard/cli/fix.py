@@ -23,6 +23,20 @@ def plan(report: Report, finding_id: str | None = None) -> list[tuple[Finding, l
     return out
 
 
+def first_unfixed_error(report: Report) -> Finding | None:
+    """The first error root cause when it has no fix (``fix --apply`` then applies nothing)."""
+    first = next((f for f in report.findings if f.caused_by is None and f.severity is Severity.ERROR), None)
+    return first if first is not None and not first.fixes else None
+
+
+def apply_candidates(report: Report, items: list[tuple[Finding, list[Fix]]]) -> list[tuple[Finding, list[Fix]]]:
+    """What ``fix --apply`` may pick without ``--finding``: error root causes while any error stands,
+    else warnings; an info-level suggestion only when asked for by id."""
+    if any(f.severity is Severity.ERROR for f, _ in items):
+        return [(f, x) for f, x in items if f.severity is Severity.ERROR]
+    return [(f, x) for f, x in items if f.severity is Severity.WARNING]
+
+
 SOURCE_HINT = {
     "bash": "source {path}",
     "zsh": "source {path}",
@@ -117,16 +131,28 @@ def run_fix(args: argparse.Namespace) -> int:
                 print(f"tvwizard: cannot write --env-file {env_file}: {exc.strerror or exc}", file=sys.stderr)
                 return 2
             print(f"Wrote {env_file}: {SOURCE_HINT[shell].format(path=env_file)}")
+    unfixed = first_unfixed_error(report) if not args.finding else None
+    if unfixed is not None:
+        print(
+            inert_line(f"No fix is known for {unfixed.id} ({unfixed.title}).")  # the title quotes the target
+            + " `tvwizard report` writes a redacted report to attach to a bug report or ticket."
+        )
     if not args.apply:
-        if items:
+        if items and unfixed is None:
             print(
                 "Run `tvwizard fix --apply` to apply the first fix (or --finding ID --choice N), after a confirmation."
             )
         return report.exit_code
-    if not items:
+    if unfixed is not None:
+        # Never apply another finding's fix (an info-level "switch to the CPU build") for an error it
+        # does not explain.
+        print("tvwizard: nothing applied: the first error has no fix tvwizard knows.", file=sys.stderr)
+        return report.exit_code or 1
+    chosen = items if args.finding else apply_candidates(report, items)
+    if not chosen:
         return report.exit_code
     # The first item is the most important root cause (errors first); --finding picks another.
-    finding, fixes = items[0]
+    finding, fixes = chosen[0]
     if not 1 <= args.choice <= len(fixes):
         print(f"tvwizard: {finding.id} has {len(fixes)} fix(es); --choice {args.choice} is not one", file=sys.stderr)
         return 2

@@ -282,29 +282,62 @@ def trim_ld_library_path(bad_entries: list[str], kept: list[str]) -> Fix:
         title="Take " + ", ".join(sorted(b for b in bad_entries if b)) + " out of LD_LIBRARY_PATH",
         kind="env",
         env={"LD_LIBRARY_PATH": ":".join(kept) or None},
-        why="torch ships the libraries it needs and finds them itself; the older copies "
-        "ahead of them on LD_LIBRARY_PATH are loaded first.",
+        why="torch ships the libraries it needs and finds them itself; what lies ahead of them on "
+        "LD_LIBRARY_PATH is loaded first, and ld.so stops at the first file of that name even when it "
+        "cannot load it.",
         undo="Restore LD_LIBRARY_PATH to its previous value (see the evidence).",
         restart=True,
     )
 
 
+_RMTREE = "import shutil, sys; [shutil.rmtree(p) for p in sys.argv[1:]]"
+
+
 @_builder("reinstall-package")
-def reinstall_package(ev: Evidence, package: str, version: str) -> Fix:
+def reinstall_package(ev: Evidence, package: str, version: str, leftovers: list[str] | None = None) -> Fix:
+    """The same version again over damaged files; pip's ``~name`` stash folders ``leftovers`` (from an
+    interrupted install) removed by the target interpreter itself: an argv, never a shell."""
     inst = installer_for(ev)
-    argv = inst.install([f"{package}=={version}"], force_reinstall=True, no_deps=True)
+    argv = [inst.install([f"{package}=={version}"], force_reinstall=True, no_deps=True)]
+    if leftovers and inst.auto:
+        argv.append([ev.target.executable or ev.target.python, "-c", _RMTREE, *leftovers])
     return Fix(
         id="reinstall-package",
-        title=f"Reinstall {package} {version} over the damaged files",
+        title=f"Reinstall {package} {version} over the damaged files"
+        + (f" and remove pip's leftovers ({', '.join(os.path.basename(p) for p in leftovers)})" if leftovers else ""),
         kind="command",
-        commands=[quote(argv)],
-        argv=[argv],
+        commands=[quote(a) for a in argv],
+        argv=argv,
         applicable=inst.auto,
         restart=True,
         why="A fresh copy of the same version replaces the damaged files; nothing else changes.",
-        changes=f"Rewrites every file of {package} {version}; its dependencies are not touched (--no-deps).",
+        changes=f"Rewrites every file of {package} {version}; its dependencies are not touched (--no-deps)."
+        + (" Deletes the ~ folders pip left when an install was interrupted." if leftovers else ""),
         undo="Nothing to undo: the same version is installed again.",
         download="",
+    )
+
+
+@_builder("restore-overwritten-file")
+def restore_overwritten(ev: Evidence, victim: str, version: str, intruder: str) -> Fix:
+    """Uninstall ``intruder`` (the package that wrote over ``victim``'s file), then reinstall ``victim``.
+
+    The order matters: uninstalling the intruder deletes every file its RECORD lists, the shared
+    one included, so the victim is reinstalled after it."""
+    inst = installer_for(ev)
+    argv = [inst.uninstall([intruder]), inst.install([f"{victim}=={version}"], force_reinstall=True, no_deps=True)]
+    return Fix(
+        id="restore-overwritten-file",
+        title=f"Uninstall {intruder}, then reinstall {victim} {version}",
+        kind="command",
+        commands=[quote(a) for a in argv],
+        argv=argv,
+        applicable=inst.auto,
+        restart=True,
+        why=f"{intruder} wrote its own copy of a file {victim} owns. Uninstalling it removes that copy (and "
+        f"the shared path); reinstalling {victim} puts the right file back.",
+        changes=f"Removes {intruder}; rewrites {victim} {version} (--no-deps: nothing else changes).",
+        undo=f"Reinstall {intruder} (it will overwrite the file again).",
     )
 
 
@@ -420,15 +453,32 @@ def rename_shadowing_file(target: str, module: str) -> Fix:
 
 
 @_builder("trim-pythonpath")
-def trim_pythonpath(package: str, location: str, entries: list[str]) -> Fix:
+def trim_pythonpath(package: str, location: str, entries: list[str], why: str | None = None) -> Fix:
     kept = [e for e in entries if os.path.normpath(e) != os.path.normpath(location)]
     return Fix(
         id="trim-pythonpath",
         title=f"Take {location} out of PYTHONPATH",
         kind="env",
         env={"PYTHONPATH": os.pathsep.join(kept) or None},
-        why=f"It puts another {package} ahead of the one installed in the env.",
+        why=why or f"It puts another {package} ahead of the one installed in the env.",
         undo=f"Set PYTHONPATH back to {os.pathsep.join(entries)}",
+        restart=True,
+    )
+
+
+@_builder("disable-pth-file")
+def disable_pth(pth: str, what: str) -> Fix:
+    """Rename the ``.pth`` file that puts ``what`` on sys.path, so site stops reading it."""
+    renamed = pth + ".disabled"
+    return Fix(
+        id="disable-pth-file",
+        title=f"Disable {os.path.basename(pth)} (it puts {what} on sys.path)",
+        kind="rename",
+        commands=[f"mv {_shell(pth)} {_shell(renamed)}"],
+        why="Python's site module reads every .pth file in site-packages at start-up and adds the folders "
+        "they name; renamed, this one is skipped.",
+        changes=f"Renames {pth}.",
+        undo=f"mv {_shell(renamed)} {_shell(pth)}",
         restart=True,
     )
 

@@ -20,9 +20,12 @@ Data::
       "focus": {key: [ {…dist but "requires"…, "path": "<full dist-info path>", "requested": bool,
                         "top_level": [str], "direct_url": {"url", "editable"}|null,
                         "wheel_tags": [str], "record": {"files": int,
-                        "native_missing": [str], "native": int}|null}, … ]},
+                        "native_missing": [str], "native": int,
+                        "native_changed": [{"path", "size", "record_size"}]}|null}, … ]},
                # torch, torchvision, torchaudio, numpy, pillow, triton, pytorch-triton*,
                # nvidia-*, cuda-*; one entry per copy, sys.path order
+      "shared_files": [{"path": rel, "loc": int, "owners": [{"name", "key", "version", "meta"}]}],
+                                   # compiled files two dists' RECORDs list (one overwrote the other)
       "version_py": {"torch": {"path": str, "found": bool, "values": {"__version__": …,
                                "cuda": …, "hip": …, "git_version": …, "debug": …},
                                "dynamic": ["cuda"],   # assigned, but not to a literal
@@ -77,6 +80,21 @@ CONDA_FOCUS = {
     "_openmp_mutex": None,
 }
 _NATIVE = re.compile(r"\.(so(\.[0-9.]+)?|pyd|dll|dylib)$", re.I)
+_NATIVE_END = re.compile(r"\.(?:so(?:\.[0-9.]+)?|pyd|dll|dylib),", re.I)  # where a compiled file's path ends
+
+
+def native_lines(text):
+    """``(path, size)`` of the compiled files a RECORD text lists (size as written: digits or "").
+
+    Found by their extension and the comma after it, then back to the line's start: a
+    RECORD of 15,000 lines (torch's) costs a millisecond or two, not a loop over every line."""
+    out = []
+    for m in _NATIVE_END.finditer(text):
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        rest = text[m.end() : end if end >= 0 else len(text)].rstrip("\r")
+        out.append((text[start : m.end() - 1], rest.rsplit(",", 1)[-1] if "," in rest else ""))
+    return out
 
 
 def canonical(name):
@@ -228,29 +246,71 @@ def duplicates(dists):
     }
 
 
+_RECORDS = {}  # RECORD path -> text: focus_detail and shared_files read each RECORD once
+
+
+def _record_text(path):
+    text = _RECORDS.get(path)
+    if text is None:
+        text = _RECORDS[path] = _read(path)
+    return text
+
+
 def _record(meta):
     p = os.path.join(meta, "RECORD")
     if not os.path.isfile(p):
         return None
     root = os.path.dirname(meta)
-    files = 0
     native = 0
     missing = []
-    for line in _read(p).splitlines():
-        rel = line.split(",", 1)[0]
-        if not rel:
+    changed = []
+    text = _record_text(p)
+    files = sum(1 for line in text.splitlines() if line and line[0] != ",")
+    for rel, want in native_lines(text):
+        native += 1
+        try:
+            size = os.stat(os.path.join(root, rel)).st_size
+        except OSError:
+            missing.append(rel)
             continue
-        files += 1
-        if _NATIVE.search(rel):
-            native += 1
-            if not os.path.exists(os.path.join(root, rel)):
-                missing.append(rel)
+        if want.isdigit() and int(want) != size:  # a stat per file: sizes always, hashes never here
+            changed.append({"path": rel, "size": size, "record_size": int(want)})
     return {
         "files": files,
         "native": native,
         "native_missing": missing[:50],
         "native_missing_count": len(missing),
+        "native_changed": changed[:50],
     }
+
+
+def shared_files(dists, locations):
+    """Compiled files that the RECORDs of two or more distributions in one folder list.
+
+    A second wheel that writes a path another wheel owns (two NCCL wheels for different CUDA
+    majors both write ``nvidia/nccl/lib/libnccl.so.2``) overwrites it; the RECORD of the
+    last one written wins on disk.  Every dist's RECORD is read (compiled lines only)."""
+    claims = {}
+    for d in dists:
+        loc = d.get("loc")
+        if not isinstance(loc, int) or not d.get("meta", "").endswith(".dist-info"):
+            continue
+        root = locations[loc] or os.curdir
+        p = os.path.join(root, d["meta"], "RECORD")
+        try:
+            text = _record_text(p)
+        except OSError:
+            continue
+        for rel, _size in native_lines(text):
+            if rel:
+                claims.setdefault((loc, rel), []).append(
+                    {"name": d.get("name"), "key": d.get("key"), "version": d.get("version"), "meta": d.get("meta")}
+                )
+    out = []
+    for (loc, rel), owners in sorted(claims.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if len({o["key"] for o in owners}) > 1:
+            out.append({"path": rel, "loc": loc, "owners": owners})
+    return out[:50]
 
 
 def _top_level(meta):
@@ -475,6 +535,8 @@ def run(ctx):
         return out
 
     interpreter.collect(ctx, data, "focus", focus)
+    if want_record:
+        interpreter.collect(ctx, data, "shared_files", lambda: shared_files(dists, data.get("locations") or []))
 
     def version_py():
         out = {}

@@ -38,7 +38,8 @@ Data (``run`` returns it; values are JSON types)::
       },
       "sys_path": [
         {"index": 0, "path": "" , "abs": "/cwd", "origin": "cwd", "exists": true,
-         "kind": "dir"|"file"|"missing", "pth": "/…/x.pth"  # only for origin "pth"
+         "kind": "dir"|"file"|"missing", "pth": "/…/x.pth",  # only for origin "pth"
+         "python": "3.11",  # only for another Python's lib/python3.11/site-packages
         }, …
       ],   # origin: cwd | pythonpath | stdlib | site | user_site | pth | other
       "pth_files": [{"file": str, "paths": [str], "imports": [str]}],  # in site's order
@@ -85,6 +86,17 @@ _EXTRA_ENV = (
 def norm(path):
     """A path as compared here: absolute, normalized, case-folded where the OS folds."""
     return os.path.normcase(os.path.abspath(path or os.curdir))
+
+
+_SITE_PYTHON = re.compile(r"/lib/python(\d+\.\d+)t?/(?:site|dist)-packages(?:/|$)")
+
+
+def site_python(path):
+    """``"3.11"`` when ``path`` is in a ``lib/python3.11/site-packages`` of a Python other than this one."""
+    m = _SITE_PYTHON.search(path.replace(os.sep, "/"))
+    if m is None:
+        return None
+    return m.group(1) if m.group(1) != "%d.%d" % sys.version_info[:2] else None
 
 
 def _under(path, root):
@@ -217,6 +229,9 @@ def classify_sys_path(path=None):
             else:
                 origin = "other"
             rec["origin"] = origin
+            other = site_python(n)
+            if other:
+                rec["python"] = other  # another interpreter's site-packages
             rec["exists"] = os.path.exists(n)
             rec["kind"] = "dir" if os.path.isdir(n) else "file" if os.path.isfile(n) else "missing"
         except Exception as exc:

@@ -21,6 +21,10 @@ Steps, in order, each ``{"status", "duration", "data"}``:
 ``nms_cpu``             ``torchvision.ops.nms`` on fixed boxes, checked against a reference
                         computed here in pure Python.
 ``nms_cuda:N``          the same on each visible GPU, checked against the CPU result.
+
+A step that fails also records ``provenance``: for each file its error names, the owning
+distribution, whether it matches RECORD, the sys.path entry and why it is there, and ABI tags
+(see ``_provenance``).  Healthy steps pay nothing for it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,21 @@ import time
 import warnings
 
 from ._api import StepFailed, format_exception
+
+
+def _provenance(d, *texts):
+    """Add where the files an error names came from (owner, RECORD, sys.path entry, ABI).
+
+    Only a failing step pays for it; a failure here is recorded, never raised."""
+    try:
+        from . import _provenance
+
+        paths = _provenance.paths_in(*texts)
+        if paths:
+            d["provenance"] = _provenance.describe(paths)
+    except Exception as exc:
+        d["provenance_error"] = format_exception(exc)
+
 
 # Boxes (x1, y1, x2, y2) and scores chosen so every IoU is far from the 0.5 threshold:
 # float rounding on any device cannot change the answer.
@@ -198,6 +217,7 @@ def step_import_torch(ctx, state):
         if torch is None:
             d["ok"] = False
             d["error"] = format_exception(error)
+            _provenance(d, d["error"].get("message", ""), d["error"].get("traceback", ""))
             raise StepFailed("import torch failed: %s" % error)
         d["ok"] = True
         state["torch"] = torch
@@ -223,6 +243,7 @@ def step_import_torchvision(ctx, state):
         state["torchvision"] = module
         state["first_ok"] = module is not None
         if module is None:
+            _provenance(d, d["error"].get("message", ""), d["error"].get("traceback", ""))
             raise StepFailed(d["error"]["message"])
 
 
@@ -276,6 +297,9 @@ def step_extensions(ctx, state):
             entry["seconds"] = round(time.perf_counter() - start, 6)
             results.append(entry)
         d["files"] = results
+        failed = [e["error"] for e in results if not e["loaded"]]
+        if failed:
+            _provenance(d, *failed)
         torch = state["torch"]
         ops = {}
         for op in ("nms", "roi_align", "deform_conv2d", "_cuda_version"):
@@ -373,6 +397,7 @@ def step_nms(ctx, state, device):
             keep, seconds = _run_nms(torch, tv, device)
         except Exception as exc:
             d["error"] = format_exception(exc)
+            _provenance(d, d["error"].get("message", ""), d["error"].get("traceback", ""))
             raise StepFailed("%s: %s" % (type(exc).__name__, exc)) from None
         d["keep"] = keep
         d["seconds"] = round(seconds, 6)

@@ -31,7 +31,7 @@ from tvwizard.model import Finding
 RuleFn = Callable[[Evidence], Finding | Iterable[Finding] | None]
 
 #: The rule modules, in the order their rules run.
-MODULES = ("environment", "packages", "gpu", "gpu_arch", "cuda", "imports", "native", "user_code")
+MODULES = ("environment", "packages", "gpu", "gpu_arch", "cuda", "imports", "native", "provenance", "user_code")
 
 #: The finding the engine itself emits when a rule fails or misbehaves.
 INTERNAL_ERROR = "internal-error"
@@ -113,6 +113,7 @@ def _load() -> None:
         imports,
         native,
         packages,
+        provenance,
         user_code,
     )
 

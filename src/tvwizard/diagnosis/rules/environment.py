@@ -155,33 +155,54 @@ _PLACES = {
 }
 
 
+def shadow_winner(ev: Evidence, name: str) -> dict | None:
+    """The candidate ``import name`` would take when it is not an installed distribution's and an
+    installed one lies further down sys.path: ``{"winner", "installed", "spec", "entry"}`` (entry:
+    the interpreter probe's record of the sys.path entry it sits in, with its origin and .pth)."""
+    mod = ev.resolutions().get(name) or {}
+    spec = mod.get("spec") or {}
+    installed = mod.get("installed") or []
+    candidates = mod.get("candidates") or []
+    if not spec or not installed or not candidates:
+        return None
+    winner = next((c for c in candidates if c.get("kind") != "namespace"), candidates[0])
+    if winner.get("dists"):
+        return None  # the winner carries its own metadata: an install, not a stray file
+    if winner.get("entry") == installed[0].get("entry"):
+        return None
+    index = winner.get("entry")
+    entry = next((e for e in ev.data("interpreter").get("sys_path") or [] if e.get("index") == index), {})
+    return {"winner": winner, "installed": installed[0], "spec": spec, "entry": entry}
+
+
 @rule(needs=("resolution",), emits=("shadowed-module",), priority=50)
 def shadowed_module(ev: Evidence) -> list[Finding]:
     """The module Python would import is not the installed distribution's."""
     out: list[Finding] = []
     for name in ("torchvision", "torch"):
-        mod = ev.resolutions().get(name) or {}
-        spec = mod.get("spec") or {}
-        installed = mod.get("installed") or []
-        candidates = mod.get("candidates") or []
-        if not spec or not installed or not candidates:
+        found = shadow_winner(ev, name)
+        if found is None:
             continue
-        winner = next((c for c in candidates if c.get("kind") != "namespace"), candidates[0])
-        if winner.get("dists"):
-            continue  # the winner carries its own metadata: an install, not a stray file
-        first_installed = installed[0]
-        if winner.get("entry") == first_installed.get("entry"):
-            continue
+        winner, first_installed, spec, entry = found["winner"], found["installed"], found["spec"], found["entry"]
         path = str(winner.get("path") or spec.get("origin") or "")
-        place = _PLACES.get(str(winner.get("entry_origin") or ""), f"sys.path entry {winner.get('entry')}")
+        origin = str(winner.get("entry_origin") or entry.get("origin") or "")
+        place = _PLACES.get(origin, f"sys.path entry {winner.get('entry')}")
         checkout = winner.get("checkout") or []
         what = (
             "a source checkout"
             if checkout
             else ("a folder" if winner.get("kind") in ("package", "namespace") else "a file")
         )
+        folder = str(entry.get("abs") or entry.get("path") or os.path.dirname(path.rstrip("/")))
         fixes = []
-        if winner.get("entry_origin") in ("cwd", "script") and not checkout:
+        why = f"`import {name}` must find the installed package, not this {what}."
+        if origin == "pythonpath":
+            # The entry, not the folder's content, is what put it first: proven by probing without it.
+            entries = [e for e in (ev.env.get("PYTHONPATH") or "").split(os.pathsep) if e]
+            fixes.append(catalog.build("trim-pythonpath", package=name, location=folder, entries=entries, why=why))
+        elif origin in ("pth", "user_site") and entry.get("pth"):
+            fixes.append(catalog.build("disable-pth-file", pth=str(entry["pth"]), what=folder))
+        elif origin in ("cwd", "script") and not checkout:
             target = path.rstrip("/")
             fixes.append(catalog.build("rename-shadowing-file", target=target, module=name))
         elif checkout:
@@ -194,6 +215,7 @@ def shadowed_module(ev: Evidence) -> list[Finding]:
                 explanation=(
                     f"Python searches sys.path in order and stops at the first `{name}`: this one, which is not "
                     f"the installed distribution. Everything that imports {name} gets it instead."
+                    + (f" {place} put {folder} ahead of the installed one." if origin == "pythonpath" else "")
                 ),
                 evidence=[Fact("resolution", name, f"import {name} -> {spec.get('origin') or path}")],
                 fixes=fixes,
@@ -216,16 +238,25 @@ def stray_copy(ev: Evidence, key: str) -> dict | None:
     names sys.path entries: pythonpath, user_site, cwd, pth…), or None.
     """
     copies = ev.duplicates(key)
-    prefix = ev.target.prefix.rstrip("/") + "/" if ev.target.prefix else ""
-    if len(copies) < 2 or not prefix:
+    if len(copies) < 2:
         return None
+    sys_path = ev.data("interpreter").get("sys_path") or []
+
+    def origin_of(copy: dict) -> str:
+        location = ev.dist_location(copy) or ""
+        entry = next((e for e in sys_path if location in (e.get("path"), e.get("abs"))), None)
+        if entry is not None:
+            return str(entry.get("origin") or "")
+        prefix = ev.target.prefix.rstrip("/") + "/" if ev.target.prefix else ""
+        return "site" if prefix and location.startswith(prefix) else ""
+
     first = copies[0]
-    location = ev.dist_location(first) or ""
-    own = next((c for c in copies[1:] if (ev.dist_location(c) or "").startswith(prefix)), None)
-    if location.startswith(prefix) or own is None:
+    # Why each copy's folder is on sys.path decides which is the env's own: the interpreter's
+    # site-packages ("site"), not the user site, PYTHONPATH or a .pth file ahead of it.
+    own = next((c for c in copies[1:] if origin_of(c) == "site"), None)
+    if origin_of(first) == "site" or own is None:
         return None
-    entry = ev.sys_path_entry(location)
-    return {"copy": first, "location": location, "origin": entry.get("origin") or "", "own": own}
+    return {"copy": first, "location": ev.dist_location(first) or "", "origin": origin_of(first), "own": own}
 
 
 _ORIGIN_WORDS = {
@@ -250,7 +281,7 @@ def _stray_fixes(ev: Evidence, key: str, stray: dict) -> list[Fix]:
     ]
 
 
-@rule(needs=("distributions",), emits=("duplicate-install",))
+@rule(needs=("distributions",), emits=("duplicate-install",), priority=66)
 def duplicate_install(ev: Evidence) -> list[Finding]:
     out = []
     for key in ("torch", "torchvision", "numpy", "torchaudio"):
@@ -268,14 +299,22 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
             where = _ORIGIN_WORDS.get(stray["origin"], f"in {stray['location']}")
             title = (
                 f"{key} {stray['copy'].get('version')} {where} ({stray['location']}) hides the env's own "
-                f"{key} {stray['own'].get('version')}"
+                f"{key} {stray['own'].get('version')} ({ev.dist_location(stray['own']) or '?'}): Python imports "
+                "the first"
             )
             severity = Severity.ERROR if key in ("torch", "torchvision") or len(versions) > 1 else Severity.WARNING
             fixes = _stray_fixes(ev, key, stray)
         else:
-            title = f"{len(copies)} copies of {key} are reachable: {'; '.join(desc)}"
+            title = (
+                f"{len(copies)} copies of {key} are reachable: {'; '.join(desc)}; the first "
+                f"({copies[0].get('version')}) is the one Python imports"
+            )
             severity = Severity.ERROR if len(versions) > 1 and key in ("torch", "torchvision") else Severity.WARNING
             fixes = []
+        from tvwizard.diagnosis.provenance import behaviour_works
+
+        if behaviour_works(ev):
+            severity = Severity.WARNING  # the copy that wins works: the other is clutter, not a failure
         out.append(
             Finding(
                 id="duplicate-install",
@@ -296,10 +335,12 @@ def duplicate_install(ev: Evidence) -> list[Finding]:
 
 @rule(needs=("distributions", "interpreter"), emits=("missing-dependency",), priority=150)
 def missing_dependency(ev: Evidence) -> list[Finding]:
+    from tvwizard.diagnosis.provenance import behaviour_works
     from tvwizard.diagnosis.requirements import unsatisfied
     from tvwizard.fixes.commands import UnsafeRequirement
 
     marker_env = ev.marker_env()
+    works = behaviour_works(ev)
     out = []
     for u in unsatisfied(ev.dists(), marker_env):
         if u.name in ("torch", "torchvision"):
@@ -315,7 +356,8 @@ def missing_dependency(ev: Evidence) -> list[Finding]:
         out.append(
             Finding(
                 id="missing-dependency",
-                severity=Severity.ERROR if missing else Severity.WARNING,
+                # Verdict from behaviour: a requirement missing while everything imports and runs is a warning.
+                severity=Severity.ERROR if missing and not works else Severity.WARNING,
                 title=(
                     f"{u.requirer} {u.requirer_version or ''} needs {u.name}{u.specifier}: "
                     + ("not installed" if missing else f"{u.installed} is installed")

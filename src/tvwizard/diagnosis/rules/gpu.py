@@ -129,12 +129,18 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
     ]
 
 
+SHARED_ENV_CAVEAT = (
+    "An environment shared with GPU nodes (a cluster login node, a conda env or home folder the compute "
+    "nodes also use) should keep its CUDA build: the nodes need it."
+)
+
+
 def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Fact], what: str) -> Finding:
     fixes = []
     cpu = cpu_pair_fix(
         ev,
         "The CPU build runs everything torchvision does on this machine, from a download "
-        f"of {CPU_TORCH_SIZE} instead of {CUDA_TORCH_SIZE}.",
+        f"of {CPU_TORCH_SIZE} instead of {CUDA_TORCH_SIZE}. {SHARED_ENV_CAVEAT}",
     )
     if cpu is not None:
         fixes.append(cpu)
@@ -143,9 +149,9 @@ def _without_gpu(ev: Evidence, tb: knowledge.Build, evidence: list[Fact], what: 
         severity=Severity.INFO,
         title=f"torch {ev.torch_version()} is a CUDA {tb.cuda} build, but this machine has no NVIDIA GPU",
         explanation=(
-            f"Nothing is broken: {what}, so torch runs on the CPU. But the CUDA build and its "
+            f"This breaks nothing: {what}, so torch runs on the CPU. But the CUDA build and its "
             f"nvidia-* libraries take {CUDA_TORCH_SIZE.removeprefix('about ')} of disk for nothing here; "
-            "the CPU build from the CPU index does the same work in a fraction of the space."
+            f"the CPU build from the CPU index does the same work in a fraction of the space. {SHARED_ENV_CAVEAT}"
         ),
         evidence=evidence,
         fixes=fixes,

@@ -142,6 +142,14 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
     The rules that produce those ids run independently; ``diagnosis.engine.order`` drops a
     ``caused_by`` whose finding does not exist, so naming a candidate here is safe.
     """
+    from tvwizard.diagnosis import provenance
+
+    traced = provenance.cause_of(ev, "import_torchvision") or provenance.cause_of(ev, "extensions")
+    if traced is not None:
+        return traced
+    shadow = _shadowing_entry(ev, "torchvision")
+    if shadow is not None:
+        return shadow
     if "torchvision::nms does not exist" in text or "Couldn't load custom C++ ops" in text:
         # The extension did not load; extension errors say why.
         for f in ev.extension_errors():
@@ -155,6 +163,8 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
         return "shadowed-module"
     if "different CUDA major versions" in text or "different CUDA versions" in text:
         return "build-variant-mismatch"
+    if "No module named 'torchvision." in text and ev.torchvision_installed():
+        return "corrupt-file"  # a module of torchvision itself is gone: an incomplete install
     if "No module named 'torch'" in text or "No module named 'torch." in text:
         return "torch-missing"
     if "No module named" in text:
@@ -165,6 +175,17 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
         return "numpy-abi"
     if ev.step_data("import_torch").get("ok") is False:
         return "torch-import-failed"
+    return None
+
+
+def _shadowing_entry(ev: Evidence, name: str) -> str | None:
+    """The root cause when the ``name`` Python imports is not the env's own: a stray copy or a shadow."""
+    from tvwizard.diagnosis.rules.environment import shadow_winner, stray_copy
+
+    if shadow_winner(ev, name) is not None:
+        return "shadowed-module"
+    if stray_copy(ev, name) is not None:
+        return "duplicate-install"
     return None
 
 
@@ -191,8 +212,12 @@ def torch_import_failed(ev: Evidence) -> Finding | None:
     text = _err_text(err)
     if "No module named 'torch'" in text:
         return None  # torch-missing
-    cause = None
-    if _shadowing_frames(ev, err):
+    from tvwizard.diagnosis import provenance
+
+    cause = provenance.cause_of(ev, "import_torch") or _shadowing_entry(ev, "torch")
+    if cause is not None:
+        pass
+    elif _shadowing_frames(ev, err):
         cause = "shadowed-module"
     elif "No module named" in text:
         cause = "missing-dependency"

@@ -162,12 +162,19 @@ def version_mismatch(ev: Evidence) -> Finding | None:
     made_for = knowledge.expected_torch(vb.base)
     title = f"torchvision {vb.base} is made for torch {made_for or req or '?'}; your torch is {ev.torch_version()}"
     fixes = [f for f in (pair_torchvision_fix(ev, tb.base, tb.variant), newest_pair_fix(ev, tb.variant)) if f]
+    from tvwizard.diagnosis.provenance import behaviour_works
+
+    works = behaviour_works(ev)
+    if works:
+        title += " (it imports and nms runs: a warning, not a failure)"
+        evidence.append(Fact("live", "behaviour", "import torch, import torchvision (twice), extensions, nms: all ok"))
     return Finding(
         # a CPU torch with a CUDA torchvision is one problem: the variant mismatch (which
         # names the version too) is the root cause, the version gap one of its symptoms
         caused_by=_stray_cause(ev) or ("build-variant-mismatch" if variant_conflict(tb, vb) else None),
         id="version-mismatch",
-        severity=Severity.ERROR,
+        # Verdict from behaviour: a pin one patch level off is a warning while everything runs.
+        severity=Severity.WARNING if works else Severity.ERROR,
         title=title,
         explanation=(
             "torchvision's compiled ops are built against one torch release. With another torch "
