@@ -516,6 +516,23 @@ async def test_healthy_env_says_torchvision_works():
     assert app.return_code == 0
 
 
+async def test_text_from_the_target_is_shown_inert():
+    """A finding's title and evidence quote the target's error output: an ESC in them must not
+    reach the terminal (Textual passes it through), it is shown as \\x1b."""
+    report = load("broken")
+    root = next(f for f in report.findings if f.id == "build-variant-mismatch")
+    root.title += " \x1b[2K\rpip install torch"
+    root.evidence.append(Fact("live", "import_torchvision", "boom \x1b]52;c;ZXZpbA==\x07 \u202eevil"))
+    app = build(FakeEngine([report]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_findings(pilot, app)
+        await pilot.press("down")
+        detail = text_of(app.screen.query_one("#detail"))
+        assert "\\x1b[2K\\rpip install torch" in detail and "\\u202eevil" in detail
+        screen = app.export_screenshot()
+        assert "\x1b" not in screen and "\x07" not in screen and "\u202e" not in screen
+
+
 # -- step 4: fixes -----------------------------------------------------------------------------
 
 

@@ -110,7 +110,12 @@ def mark(role: str) -> str:
 
 
 def text(value: str) -> str:
-    """``value`` with its Unicode marks made ASCII when the terminal needs it."""
+    """``value`` as the wizard shows text from a finding, a check or a log: its control and
+    bidi characters visible (it may quote the target's own error output, and Textual passes
+    ESC through to the terminal), and its Unicode marks made ASCII when the terminal needs it."""
+    from tvwizard.inert import inert
+
+    value = inert(value)
     if not ascii_only():
         return value
     from tvwizard.terminal import to_ascii

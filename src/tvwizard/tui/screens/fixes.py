@@ -15,6 +15,7 @@ from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from tvwizard.fixes.shell import LABELS, fix_lines, next_shell
+from tvwizard.inert import inert_line
 from tvwizard.model import Finding, Fix
 from tvwizard.tui import palette
 from tvwizard.tui.screens.base import WizardScreen
@@ -39,7 +40,8 @@ class CommandBlock(TextArea):
     """
 
     def __init__(self, command: str, number: int) -> None:
-        super().__init__(command, read_only=True, soft_wrap=False, show_cursor=False, classes="command")
+        # Shown with its control characters visible; `c` copies the command itself.
+        super().__init__(inert_line(command), read_only=True, soft_wrap=False, show_cursor=False, classes="command")
         self.command = command
         self.number = number
         self.cursor_blink = False
