@@ -50,7 +50,7 @@ def private(name: str, dest: Path) -> Path:
 
 def check(python: Path, env: dict[str, str], cwd: Path) -> tuple[int, dict]:
     proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", str(python), "check", "--json"],
+        [sys.executable, "-m", "tvwizard", "--python", str(python), "check", "--json", "--no-redact"],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
