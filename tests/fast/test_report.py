@@ -924,3 +924,16 @@ def test_compare_tells_an_empty_variable_from_an_unset_one() -> None:
     env = next(s for s in diff["sections"] if s["name"] == "env")
     assert env["rows"] == [{"key": "CUDA_VISIBLE_DEVICES", "a": None, "b": '""', "change": "added"}]
     assert env["same"] == 1
+
+
+def test_a_text_redacted_again_counts_again_and_comes_out_the_same():
+    """The redactor remembers what each distinct text becomes (a report repeats its paths); each
+    occurrence still counts, so the summary says how many places were redacted."""
+    from tvwizard.report.redact import Redactor
+
+    red = Redactor(home="/home/alice", user="alice", host="box1", secrets=["s3cr3t-value"])
+    text = "/home/alice/venv/bin/python failed: token s3cr3t-value on box1"
+    first = red.redact_text(text)
+    counts = dict(red.counts)
+    assert red.redact_text(text) == first and "alice" not in first and "s3cr3t" not in first
+    assert dict(red.counts) == {k: 2 * v for k, v in counts.items()}

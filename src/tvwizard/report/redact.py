@@ -287,6 +287,10 @@ def _assignment_pass(text: str) -> tuple[str, int]:
     return "".join(out), hits
 
 
+_REMEMBERED_LENGTH = 8192  # texts longer than this are redacted each time they occur
+_REMEMBERED_TEXTS = 50_000  # and at most this many are remembered
+
+
 class Redactor:
     """Replaces the home directory, user and host names and secrets in text, and counts.
 
@@ -310,6 +314,9 @@ class Redactor:
         self.host = (_real_host() if host is _REAL else host) or None
         self.counts: Counter[str] = Counter()
         self._passes: list[tuple[str, _Pass]] = []
+        # A report repeats itself (paths, package names, log lines): 3,600 strings, 1,000 distinct
+        # in a real one. What each distinct text becomes, and what it counted, is kept.
+        self._seen: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self.secrets = secret_env_values() if secrets is _REAL else [x for x in secrets or () if _worth_hiding(x)]
         self._build(list(extra))
 
@@ -366,11 +373,19 @@ class Redactor:
         """``text`` with everything this redactor hides replaced; counts what it replaced."""
         if not text:
             return text
-        for category, run in self._passes:
-            text, hits = run(text)
-            if hits:
-                self.counts[category] += hits
-        return text
+        known = self._seen.get(text)
+        if known is None:
+            out, counted = text, []
+            for category, run in self._passes:
+                out, hits = run(out)
+                if hits:
+                    counted.append((category, hits))
+            known = (out, tuple(counted))
+            if len(text) <= _REMEMBERED_LENGTH and len(self._seen) < _REMEMBERED_TEXTS:
+                self._seen[text] = known
+        for category, hits in known[1]:
+            self.counts[category] += hits  # every occurrence counts, as if redacted afresh
+        return known[0]
 
     def redact_value(self, value: Any, key: str | None = None) -> Any:
         """Redact a JSON value: every string, keys included; secret/uuid/serial keys emptied."""
