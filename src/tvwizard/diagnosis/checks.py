@@ -178,7 +178,7 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
 
 def _user_title(ev: Evidence) -> str:
     """The user's own way in, as the line's title: ``import basicsr``, ``python train.py``."""
-    data = ev.data("user")
+    data = ev.user_request()
     request = [str(r) for r in data.get("request") or []]
     if data.get("source") == "import":
         return "import " + ", ".join(request)
@@ -188,7 +188,7 @@ def _user_title(ev: Evidence) -> str:
 
 
 def _user_summary(ev: Evidence) -> str:
-    data = ev.data("user")
+    data = ev.user_request()
     failure = data.get("failure")
     if isinstance(failure, dict):
         msg = str(failure.get("message") or "").splitlines()

@@ -71,8 +71,7 @@ def bad_library_candidates(ev: Evidence) -> list[dict[str, Any]]:
     ``LD_LIBRARY_PATH`` or ``LD_PRELOAD``: ``{"name", "path", "problem", "detail", "source",
     "entry", "needed_by"}``.  Read from the native probe's loader model, else from the failing
     import's error (which names the file ld.so stopped at)."""
-    native = ev.data("native")
-    lib_entries = [(e.get("entry"), e.get("path")) for e in native.get("ld_library_path") or [] if e.get("path")]
+    lib_entries = [(e.get("entry"), e.get("path")) for e in ev.ld_library_path_entries() if e.get("path")]
     if not lib_entries and ev.env.get("LD_LIBRARY_PATH"):
         lib_entries = [(e, os.path.abspath(e)) for e in ev.env["LD_LIBRARY_PATH"].split(":") if e]
     out: list[dict[str, Any]] = []
@@ -96,7 +95,7 @@ def bad_library_candidates(ev: Evidence) -> list[dict[str, Any]]:
                 )
                 return
 
-    for item in native.get("unresolved") or []:
+    for item in ev.unresolved_libraries():
         if item.get("path") and item.get("problem"):
             add(
                 str(item["path"]),
@@ -105,7 +104,7 @@ def bad_library_candidates(ev: Evidence) -> list[dict[str, Any]]:
                 str(item.get("detail") or ""),
                 str(item.get("needed_by") or ""),
             )
-    for item in native.get("ld_preload") or []:
+    for item in ev.ld_preload():
         if item.get("problem") and item.get("path") and item["path"] not in seen:
             seen.add(item["path"])
             out.append(
@@ -139,10 +138,9 @@ def overwritten_files(ev: Evidence) -> list[dict[str, Any]]:
 
     The victim is the owner whose RECORD the file no longer matches (its size, read by the
     distributions probe, or the hash the live probe took of a file a failure named)."""
-    dists = ev.data("distributions")
-    locations = dists.get("locations") or []
+    locations = ev.dist_locations()
     changed: dict[tuple[str, str], dict[str, Any]] = {}
-    for key, copies in (dists.get("focus") or {}).items():
+    for key, copies in ev.focus_copies().items():
         for copy in copies or []:
             for c in (copy.get("record") or {}).get("native_changed") or []:
                 changed[(key, str(c.get("path")))] = c
@@ -151,7 +149,7 @@ def overwritten_files(ev: Evidence) -> list[dict[str, Any]]:
         if len(rec.get("owners") or []) > 1:
             matches[os.path.normpath(str(rec["path"]))] = rec.get("matches")
     out = []
-    for shared in dists.get("shared_files") or []:
+    for shared in ev.shared_files():
         owners = shared.get("owners") or []
         loc = shared.get("loc")
         root = locations[loc] if isinstance(loc, int) and 0 <= loc < len(locations) else ""
@@ -227,7 +225,7 @@ def foreign_entries(ev: Evidence) -> list[dict[str, Any]]:
     ``{"path", "origin", "pth", "python", "steps": [failing steps naming a file there],
     "tags": [ABI tags of compiled modules beside those files]}``."""
     out = []
-    for entry in ev.data("interpreter").get("sys_path") or []:
+    for entry in ev.sys_path_entries():
         if not entry.get("python"):
             continue
         root = str(entry.get("abs") or entry.get("path") or "")

@@ -107,13 +107,20 @@ class Evidence:
         env = self.data("interpreter").get("marker_env")
         return env if isinstance(env, dict) else {}
 
+    def sys_path_entries(self) -> list[dict[str, Any]]:
+        """The interpreter probe's sys.path, in order: each entry's ``path``, ``abs``, ``index``,
+        ``origin`` (why it is there: cwd, pythonpath, user_site, pth, site…), ``pth``, ``python``
+        (another interpreter's site-packages)."""
+        entries = self.data("interpreter").get("sys_path")
+        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
     def sys_path_entry(self, location: str) -> dict[str, Any]:
         """The interpreter probe's record of the sys.path entry ``location`` (its ``origin``…)."""
-        entries = self.data("interpreter").get("sys_path")
-        for e in entries if isinstance(entries, list) else []:
-            if isinstance(e, dict) and location in (e.get("path"), e.get("abs")):
-                return e
-        return {}
+        return next((e for e in self.sys_path_entries() if location in (e.get("path"), e.get("abs"))), {})
+
+    def sys_path_entry_at(self, index: object) -> dict[str, Any]:
+        """The sys.path entry at position ``index`` (the resolution probe names entries so); {} when unknown."""
+        return next((e for e in self.sys_path_entries() if e.get("index") == index), {})
 
     def env_vars(self) -> dict[str, str | None]:
         """The allowlisted variables as the target sees them (envvars probe): name -> value."""
@@ -139,11 +146,11 @@ class Evidence:
 
     def dist_location(self, dist: dict[str, Any]) -> str | None:
         """The sys.path entry a distribution was found in."""
-        locations = self.data("distributions").get("locations")
+        locations = self.dist_locations()
         loc = dist.get("loc")
-        if not isinstance(locations, list) or not isinstance(loc, int) or not 0 <= loc < len(locations):
+        if not isinstance(loc, int) or not 0 <= loc < len(locations):
             return None
-        return str(locations[loc])
+        return locations[loc]
 
     def duplicates(self, key: str) -> list[dict[str, Any]]:
         """Every installed copy of distribution ``key`` when there is more than one, sys.path order."""
@@ -151,11 +158,30 @@ class Evidence:
         copies = found.get(key) if isinstance(found, dict) else None
         return [c for c in copies if isinstance(c, dict)] if isinstance(copies, list) else []
 
+    def dist_locations(self) -> list[str]:
+        """The sys.path entries the distributions probe searched, in order (a dist's ``loc`` indexes it)."""
+        locations = self.data("distributions").get("locations")
+        return [str(x) for x in locations] if isinstance(locations, list) else []
+
+    def focus_copies(self) -> dict[str, list[dict[str, Any]]]:
+        """The packages read closely (torch, torchvision, numpy, nvidia-*): every installed copy of
+        each, sys.path order, with its ``record`` (``native_missing``, ``native_changed`` …)."""
+        focus = self.data("distributions").get("focus")
+        out: dict[str, list[dict[str, Any]]] = {}
+        for key, copies in focus.items() if isinstance(focus, dict) else ():
+            out[str(key)] = [c for c in copies if isinstance(c, dict)] if isinstance(copies, list) else []
+        return out
+
+    def shared_files(self) -> list[dict[str, Any]]:
+        """Files two or more distributions' RECORDs list: ``path`` (as RECORD writes it), ``loc``
+        (index into :meth:`dist_locations`), ``owners`` (``key``, ``name``, ``version``)."""
+        found = self.data("distributions").get("shared_files")
+        return [f for f in found if isinstance(f, dict)] if isinstance(found, list) else []
+
     def record_missing(self, package: str) -> list[str]:
         """Compiled files ``package``'s RECORD lists but the disk lacks (``torchvision.libs/libjpeg…``)."""
-        focus = self.data("distributions").get("focus")
-        copies = focus.get(package) if isinstance(focus, dict) else None
-        record = copies[0].get("record") if isinstance(copies, list) and copies and isinstance(copies[0], dict) else {}
+        copies = self.focus_copies().get(package) or [{}]
+        record = copies[0].get("record")
         missing = record.get("native_missing") if isinstance(record, dict) else None
         return [str(p) for p in missing] if isinstance(missing, list) else []
 
@@ -298,7 +324,22 @@ class Evidence:
 
     def ld_library_path(self) -> list[str]:
         """LD_LIBRARY_PATH's entries as the native probe read them, in order."""
-        return [str(e["entry"]) for e in self._native_list("ld_library_path") if e.get("entry")]
+        return [str(e["entry"]) for e in self.ld_library_path_entries() if e.get("entry")]
+
+    def ld_library_path_entries(self) -> list[dict[str, Any]]:
+        """LD_LIBRARY_PATH as the native probe read it: each ``entry`` as written and its ``path``."""
+        return self._native_list("ld_library_path")
+
+    def ld_preload(self) -> list[dict[str, Any]]:
+        """LD_PRELOAD's libraries as the native probe checked them: ``path``, ``problem``, ``detail``."""
+        return self._native_list("ld_preload")
+
+    # -- what the user ran (``--import``, ``-- COMMAND``, a pasted traceback) ---------------
+    def user_request(self) -> dict[str, Any]:
+        """The user probe's record: ``source`` (import, command, pasted), ``request``, ``failure``
+        (the first exception: ``type``, ``message``, ``frames``, ``traceback``), ``owners``,
+        ``returncode``; {} when the user asked for nothing."""
+        return self.data("user")
 
     def toolchain_part(self, key: str) -> dict[str, Any]:
         """One part of the toolchain probe's data: ``cuda_env``, ``usr_local_cuda``, ``tools``."""

@@ -71,7 +71,7 @@ def older_pair_fix(ev: Evidence, api: RemovedApi) -> Fix | None:
     """The newest torch/torchvision pair whose torchvision still has the API, for this Python."""
     if api.provider != "torchvision" or not api.removed_in:
         return None
-    python = ev.target.version or str(ev.data("interpreter").get("version") or "")
+    python = ev.python_version()
     if not python:
         return None
     build = ev.torch_build()

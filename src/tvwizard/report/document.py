@@ -371,16 +371,15 @@ def _log_blocks(report: Mapping[str, Any]) -> list[Any]:
     return out
 
 
-def _user_blocks(report: Mapping[str, Any]) -> list[Any]:
-    """What the user saw: their import, command or pasted traceback, and its first traceback."""
-    probe = next((p for p in report.get("probes") or [] if isinstance(p, dict) and p.get("name") == "user"), None)
-    data = (probe or {}).get("data") or {}
-    if not isinstance(data, dict) or not data.get("source"):
+def _user_blocks(data: Mapping[str, Any]) -> list[Any]:
+    """What the user saw: their import, command or pasted traceback, and its first traceback
+    (``data``: the facts' ``user`` section)."""
+    if not data:
         return []
-    request = " ".join(str(r) for r in data.get("request") or [])
+    request = " ".join(data["request"])
     said: Inline
     if data["source"] == "import":
-        said = [t("Imported in the target: "), c("import " + ", ".join(str(r) for r in data.get("request") or []))]
+        said = [t("Imported in the target: "), c("import " + ", ".join(data["request"]))]
     elif data["source"] == "command":
         said = [t("Ran in the target, at the user's request: "), c(request)]
         if data.get("returncode") is not None:
@@ -388,16 +387,16 @@ def _user_blocks(report: Mapping[str, Any]) -> list[Any]:
     else:
         said = [t("The user pasted a traceback (redacted as it was read).")]
     blocks: list[Any] = [Heading(2, [t("What failed for the user")], "user"), Para(said)]
-    failure = data.get("failure")
-    if isinstance(failure, dict):
+    failure = data["failure"]
+    if failure is not None:
         first = first_line(f"{failure.get('type') or 'Error'}: {failure.get('message') or ''}", 500)
         blocks.append(Para([b("First error: "), c(first)]))
         if str(failure.get("traceback") or "").strip():
             blocks.append(Log([t("First traceback")], str(failure["traceback"]).rstrip()))
-    elif probe is not None and probe.get("status") == "ok":
+    elif data["status"] == "ok":
         blocks.append(Para([t("It worked.")]))
-    elif probe is not None:
-        blocks.append(Para([b(f"{probe.get('status')}: "), t(first_line(str(probe.get("error") or ""), 500))]))
+    elif data["status"] is not None:
+        blocks.append(Para([b(f"{data['status']}: "), t(first_line(data["error"], 500))]))
     return blocks
 
 
@@ -453,7 +452,7 @@ def build_document(report: Mapping[str, Any]) -> list[Any]:
     if red and not red.get("enabled"):
         blocks.append(Note([t(summary_lines(red)[0])], "warning"))
 
-    blocks += _user_blocks(report)
+    blocks += _user_blocks(facts["user"])
     blocks += _changes_blocks(report.get("changes") or [])
 
     fd = facts["findings"]

@@ -353,6 +353,24 @@ def _meta(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _user(ev: Evidence) -> dict[str, Any]:
+    """What the user ran (``--import``, ``-- COMMAND``, a pasted traceback) and how it ended;
+    {} when they asked for nothing."""
+    data = ev.user_request()
+    if not data.get("source"):
+        return {}
+    run = ev.probes.get("user")
+    failure = data.get("failure")
+    return {
+        "source": str(data["source"]),
+        "request": [str(r) for r in _list(data.get("request"))],
+        "returncode": data.get("returncode"),
+        "failure": failure if isinstance(failure, dict) else None,
+        "status": str(run.status) if run is not None else None,
+        "error": (run.error or "") if run is not None else "",
+    }
+
+
 #: The sections :func:`summarize_facts` can return, in its order.
 SECTIONS = (
     "meta",
@@ -366,6 +384,7 @@ SECTIONS = (
     "libraries",
     "checks",
     "probes",
+    "user",
     "findings",
     "redaction",
     "timings",
@@ -390,6 +409,7 @@ def summarize_facts(report: Mapping[str, Any], sections: Iterable[str] = SECTION
         "libraries": lambda: _libraries(ev),
         "checks": lambda: [c for c in _list(report.get("checks")) if isinstance(c, dict)],
         "probes": lambda: _probe_rows(report),
+        "user": lambda: _user(ev),
         "findings": lambda: _findings(report),
         "redaction": lambda: _dict(report.get("redaction")),
         "timings": lambda: {str(k): v for k, v in _dict(report.get("timings")).items() if isinstance(v, int | float)},

@@ -171,7 +171,7 @@ def shadow_winner(ev: Evidence, name: str) -> dict | None:
     if winner.get("entry") == installed[0].get("entry"):
         return None
     index = winner.get("entry")
-    entry = next((e for e in ev.data("interpreter").get("sys_path") or [] if e.get("index") == index), {})
+    entry = ev.sys_path_entry_at(index)
     return {"winner": winner, "installed": installed[0], "spec": spec, "entry": entry}
 
 
@@ -240,12 +240,11 @@ def stray_copy(ev: Evidence, key: str) -> dict | None:
     copies = ev.duplicates(key)
     if len(copies) < 2:
         return None
-    sys_path = ev.data("interpreter").get("sys_path") or []
 
     def origin_of(copy: dict) -> str:
         location = ev.dist_location(copy) or ""
-        entry = next((e for e in sys_path if location in (e.get("path"), e.get("abs"))), None)
-        if entry is not None:
+        entry = ev.sys_path_entry(location)
+        if entry:
             return str(entry.get("origin") or "")
         prefix = ev.target.prefix.rstrip("/") + "/" if ev.target.prefix else ""
         return "site" if prefix and location.startswith(prefix) else ""

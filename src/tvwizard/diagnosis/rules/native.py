@@ -196,7 +196,7 @@ def corrupt_file(ev: Evidence) -> list[Finding]:
         for p in ev.record_missing(pkg):
             fact = Fact("distributions", pkg, f"RECORD lists {p}, which is not on disk")
             problems.setdefault(pkg, []).append((p, f"{p} (missing)", fact))
-    for key, copies in (ev.data("distributions").get("focus") or {}).items():
+    for key, copies in ev.focus_copies().items():
         first = (copies or [{}])[0]
         root = os.path.dirname(str(first.get("path") or ""))
         for c in (first.get("record") or {}).get("native_changed") or []:

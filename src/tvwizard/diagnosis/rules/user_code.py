@@ -140,7 +140,7 @@ def _optional(ev: Evidence, data: dict, failure: dict, api: RemovedApi) -> Findi
 @rule(needs=("user",), emits=("removed-api-used", "optional-package-missing", "user-code-failed"))
 def user_failure(ev: Evidence) -> Finding | None:
     """What failed for the user, with the line that failed and who owns it."""
-    data = ev.data("user")
+    data = ev.user_request()
     failure = data.get("failure")
     run = ev.probes["user"]
     if run.status in (RunStatus.TIMEOUT, RunStatus.CRASHED) and not isinstance(failure, dict):
