@@ -191,3 +191,19 @@ def test_fix_apply_with_an_unfixable_error_applies_nothing_and_points_at_report(
     assert "No fix is known for import-crash" in proc.stdout and "`tvwizard report`" in proc.stdout
     assert "About to run" not in proc.stdout and "nothing applied" in proc.stderr
     assert "cluster login node" in proc.stdout  # the CPU-build suggestion says when to keep CUDA
+
+
+def test_a_folder_on_pythonpath_whose_torchvision_hangs_is_one_root_cause(tmp_path: Path) -> None:
+    """An old torchvision folder on PYTHONPATH that hangs on import: the hang is that folder's
+    doing, so "never finished" folds under the shadowing entry instead of standing beside it."""
+    site = FakeEnv().build(tmp_path / "site")
+    old = tmp_path / "old"
+    (old / "torchvision").mkdir(parents=True)
+    (old / "torchvision" / "__init__.py").write_text("import time\ntime.sleep(600)\n")
+    env = {**fake_env_vars(site), "PYTHONPATH": f"{old}{os.pathsep}{site}"}
+    data = check_json_with(env, tmp_path, "--timeout", "4")
+    assert [f["id"] for f in roots(data) if f["severity"] == "error"] == ["shadowed-module"], [
+        (f["id"], f["caused_by"]) for f in data["findings"]
+    ]
+    assert finding(data, "import-timeout")["caused_by"] == "shadowed-module"
+    assert roots(data)[0]["fixes"][0]["id"] == "trim-pythonpath"

@@ -67,8 +67,7 @@ def import_crash(ev: Evidence) -> list[Finding]:
                 title=title,
                 explanation=explanation,
                 evidence=[Fact("live", step.name, tb or (run.error or ""))],
-                # A damaged .so is mapped past its end by the loader: SIGBUS/SIGSEGV at import.
-                caused_by="corrupt-file" if step.status == "crashed" and _damaged_files(ev) else None,
+                caused_by=_hang_or_crash_cause(ev, step.name, step.status),
                 fixes=fixes,
                 checks=[step.name],
             )
@@ -96,6 +95,21 @@ def _gpu_hang(ev: Evidence, step: str) -> tuple[str, list[Fix]]:
         explanation += " The driver's management library (NVML) did not answer tvwizard either."
     fixes = [catalog.build("check-gpu-health")]
     return explanation, fixes
+
+
+def _hang_or_crash_cause(ev: Evidence, step: str, status: str) -> str | None:
+    """What an import that crashed or hung is a symptom of: a damaged .so (the loader maps it past
+    its end: SIGBUS/SIGSEGV), or a stray copy of the module it imports (a source checkout or an old
+    folder on PYTHONPATH that hangs or crashes on import is that folder's doing, not its own)."""
+    if status == "crashed" and _damaged_files(ev):
+        return "corrupt-file"
+    module = {"import_torch": "torch", "import_torchvision": "torchvision", "second_import": "torchvision"}.get(step)
+    if module is not None:
+        from tvwizard.diagnosis.rules.environment import shadow_winner
+
+        if shadow_winner(ev, module) is not None:
+            return "shadowed-module"
+    return None
 
 
 def _damaged_files(ev: Evidence) -> bool:
