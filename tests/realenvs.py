@@ -169,6 +169,18 @@ SPECS: dict[str, Spec] = {
         doc="A bare Python 3.12 venv: the target when PYTHONPATH still holds Python 3.11's site-packages.",
         cite=("https://github.com/pytorch/pytorch/issues/574",),
     ),
+    "py312-pillow": Spec(
+        python="3.12",
+        steps=(("install", "--only-binary=:all:", "pillow==13.0.0"),),
+        doc="A Python 3.12 venv with Pillow (cp312): its site-packages left on PYTHONPATH under a working 3.11 env.",
+        cite=(
+            # import torchvision fails in PIL's compiled core, which torchvision.datasets imports at import time
+            "https://github.com/pytorch/vision/issues/7468",
+            # another Python's site-packages on the path: its compiled modules do not load
+            "https://github.com/numpy/numpy/issues/14661",
+            "https://github.com/python-pillow/Pillow/issues/4130",
+        ),
+    ),
 }
 
 # Wheels no index here has, built from a few lines of C: a stand-in for a real wheel with the

@@ -249,6 +249,40 @@ def test_another_pythons_site_packages_is_the_root_cause(tmp_path: Path) -> None
     repair(scenario.python, dict(scenario.env), scenario.cwd)
 
 
+def another_pythons_pillow(tmp: Path) -> Scenario:
+    """A working Python 3.11 env with PYTHONPATH left at a Python 3.12 venv's site-packages.
+
+    That venv holds Pillow built for 3.12; ``import torchvision`` imports PIL (torchvision.datasets),
+    PYTHONPATH puts the 3.12 copy first, and its ``_imaging.cpython-312-x86_64-linux-gnu.so`` does not
+    load under 3.11: "cannot import name '_imaging' from 'PIL'".
+    https://github.com/pytorch/vision/issues/7468 (import torchvision dies in PIL's _imaging),
+    https://github.com/numpy/numpy/issues/14661 (Python 3.8 loading Python 3.7's site-packages),
+    https://github.com/python-pillow/Pillow/issues/4130 (another site-packages on the path: no _imaging).
+    """
+    foreign = realenvs.site_packages(cached("py312-pillow"))
+    env_dir = private("healthy", tmp / "env")
+    return Scenario(env_dir / "bin" / "python", {**base_env(), "PYTHONPATH": str(foreign)}, _work(tmp))
+
+
+def test_another_pythons_site_packages_under_a_working_env_is_repaired_by_the_first_fix(tmp_path: Path) -> None:
+    scenario = another_pythons_pillow(tmp_path)
+    broken = nms_works(scenario.python, scenario.env, scenario.cwd)
+    assert broken.returncode != 0 and "cannot import name '_imaging' from 'PIL'" in broken.stderr, broken.stderr[-2000:]
+    code, data = check(scenario.python, scenario.env, scenario.cwd)
+    assert code == 1
+    root = first_error_root(data)
+    assert root is not None and root["id"] == "foreign-site-packages", [(f["id"], f["title"]) for f in data["findings"]]
+    assert "Python 3.12's site-packages" in root["title"] and "Python 3.11's sys.path" in root["title"], root["title"]
+    assert any("cpython-312-x86_64-linux-gnu" in e["detail"] for e in root["evidence"]), root["evidence"]
+    assert root["fixes"][0]["env"] == {"PYTHONPATH": None}
+    symptoms = [f for f in data["findings"] if f["id"] in ("torch-import-failed", "import-failed")]
+    assert symptoms and all(f["caused_by"] == "foreign-site-packages" for f in symptoms), [
+        (f["id"], f["caused_by"]) for f in symptoms
+    ]
+    followed = repair(scenario.python, dict(scenario.env), scenario.cwd)
+    assert followed == [("foreign-site-packages", "trim-pythonpath")], followed
+
+
 # -- healthy but unusual: must exit 0 with no error finding -----------------------------------------
 
 
