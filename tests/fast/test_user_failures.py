@@ -52,6 +52,14 @@ EXPECTED = {
     "driver-too-old.txt": ("driver-too-old", None),
     "gpu-driver-missing.txt": ("gpu-driver-missing", None),
     "import-crash.txt": ("import-crash", None),
+    "torch-missing.txt": ("torch-missing", None),
+    "unsupported-python.txt": ("unsupported-python", None),
+    "corrupt-file.txt": ("corrupt-file", None),
+    "library-path-override.txt": ("library-path-override", None),
+    "library-path-override-conda-lib.txt": ("library-path-override", None),
+    "cuda-unavailable.txt": ("cuda-unavailable", None),
+    "cuda-unavailable-visible-devices.txt": ("cuda-unavailable", None),
+    "foreign-site-packages.txt": ("foreign-site-packages", None),
     "unknown.txt": (None, None),
 }
 

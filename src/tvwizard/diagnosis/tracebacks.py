@@ -82,6 +82,20 @@ CLASSES: tuple[ErrorClass, ...] = (
         "A compiled extension does not link against the torch it is loaded with.",
     ),
     _c(
+        "corrupt-file",
+        r"site-packages/(?:torch|torchvision|nvidia)/(?:(?!\.\./)[^:\s])*: (?:invalid ELF header|file too short)",
+        ("interpreter", "distributions", "native", "live"),
+        "A compiled file inside torch, torchvision or an nvidia-* package is damaged (not ELF, cut short): "
+        "its package's RECORD says what it should be.",
+    ),
+    _c(
+        "library-path-override",
+        r"version `(?:GLIBCXX|CXXABI)_[\d.]+' not found|: (?:invalid ELF header|file too short)",
+        ("interpreter", "distributions", "native", "envvars", "live"),
+        "The loader found another copy of a library first (through LD_LIBRARY_PATH or LD_PRELOAD): older than "
+        "the one torch needs, or a file it cannot load at all.",
+    ),
+    _c(
         "missing-shared-library",
         r"cannot open shared object file|Library not loaded|DLL load failed",
         ("interpreter", "distributions", "native", "envvars", "live"),
@@ -104,6 +118,27 @@ CLASSES: tuple[ErrorClass, ...] = (
         r"Found no NVIDIA driver on your system",
         ("interpreter", "distributions", "live"),
         "A CUDA build of torch and no NVIDIA driver answers.",
+    ),
+    _c(
+        "cuda-unavailable",
+        r"No CUDA GPUs are available|CUDA driver initialization failed",
+        ("interpreter", "distributions", "envvars", "live"),
+        "A CUDA build of torch cannot use a GPU (CUDA_VISIBLE_DEVICES hides every GPU, device nodes or "
+        "nvidia_uvm missing, no GPU allocated): the GPU probe names which.",
+    ),
+    _c(
+        "unsupported-python",
+        r"requirement torch(?:vision)?\b[^\n]*\(from versions: none\)",
+        ("interpreter", "distributions"),
+        "pip found no torch (or torchvision) at all for this interpreter: usually no release has wheels for its "
+        "Python version.",
+    ),
+    _c(
+        "foreign-site-packages",
+        r"cannot import name '?_imaging'?|No module named '?PIL\._imaging'?",
+        ("interpreter", "resolution", "distributions", "live"),
+        "Pillow's Python files were found but not its compiled module: usually another Python's site-packages "
+        "on sys.path, whose modules carry another ABI tag.",
     ),
     _c(
         "missing-dependency",
