@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from tvwizard import units
 from tvwizard.facts.evidence import Evidence, brief, clean_torch_warning
+from tvwizard.facts.steps import CudaStep, ExtensionsStep, ImportStep, LiveStep, NmsStep
 from tvwizard.model import Check, CheckStatus, Finding, RunStatus, Severity
 
 _BY_SEVERITY = {Severity.ERROR: CheckStatus.ERROR, Severity.WARNING: CheckStatus.WARNING}
 
 
-def _err(data: dict) -> str:
-    err = data.get("error") or {}
-    if not err:
+def _err(step: LiveStep) -> str:
+    err = step.error
+    if err is None:
         return ""
-    msg = str(err.get("message", "")).strip().splitlines()
-    return f"{err.get('type', 'Error')}: {msg[0] if msg else ''}"[:160]
+    msg = err.message.strip().splitlines()
+    return f"{err.type}: {msg[0] if msg else ''}"[:160]
 
 
 def _status(findings: list[Finding], check_id: str, default: CheckStatus) -> CheckStatus:
@@ -72,42 +73,46 @@ _STEP_TITLES = {
 }
 
 
-def _step_summary(name: str, data: dict, duration: float) -> str:
-    if data.get("skipped"):
-        return str(data["skipped"])
-    if name in ("import_torch", "import_torchvision"):
-        if data.get("ok"):
-            return f"{data.get('version')} in {units.duration(data.get('seconds', duration))}"
-        return _err(data)
-    if name == "second_import":
-        if data.get("cached"):
+def _indices(kept: tuple[int, ...] | None) -> str:
+    return str(list(kept)) if kept is not None else "None"
+
+
+def _step_summary(step: LiveStep) -> str:
+    if step.skipped:
+        return step.skipped
+    if isinstance(step, ImportStep) and step.name in ("import_torch", "import_torchvision"):
+        if step.ok:
+            seconds = step.seconds if step.seconds is not None else step.duration
+            return f"{step.version} in {units.duration(seconds)}"
+        return _err(step)
+    if isinstance(step, ImportStep):  # the second import
+        if step.cached:
             return "not needed: the first import worked"
-        return "same result as the first" if not _err(data) else f"{_err(data)}"
-    if name == "extensions":
-        files = data.get("files") or []
-        bad = [f for f in files if not f.get("loaded")]
-        if not files:
+        return "same result as the first" if not _err(step) else f"{_err(step)}"
+    if isinstance(step, ExtensionsStep):
+        bad = step.unloaded
+        if not step.files:
             return "no compiled files found"
         if not bad:
-            return f"{len(files)} loaded ({', '.join(f['file'] for f in files)})"
-        return f"{bad[0]['file']}: {bad[0].get('error', '')}"[:200]
-    if name == "cuda":
-        if data.get("available"):
-            names = ", ".join(str(d.get("name")) for d in data.get("devices") or [])
-            return f"{data.get('count')} GPU(s): {names}; built for CUDA {data.get('built_with')}"
-        if data.get("built_with") is None and not data.get("hip"):
+            return f"{len(step.files)} loaded ({', '.join(f.file for f in step.files)})"
+        return f"{bad[0].file}: {bad[0].error}"[:200]
+    if isinstance(step, CudaStep):
+        if step.available:
+            names = ", ".join(str(d.name) for d in step.devices)
+            return f"{step.count} GPU(s): {names}; built for CUDA {step.built_with}"
+        if step.built_with is None and not step.hip:
             return "CPU-only torch"
-        warn = (data.get("warnings") or [{}])[0].get("message", "") if data.get("warnings") else ""
+        warn = step.warnings[0] if step.warnings else ""
         warn = clean_torch_warning(warn) if warn else warn
-        return f"built for CUDA {data.get('built_with')}, not available" + (f": {brief(warn, 120)}" if warn else "")
-    if name.startswith("nms_"):
-        if "keep" in data:
-            verdict = "correct" if data.get("correct") else f"WRONG: {data.get('keep')} != {data.get('expected')}"
-            again = data.get("seconds_again")
-            if again is not None and data.get("device") not in (None, "cpu"):
-                return f"{verdict} in {units.duration(data.get('seconds'))} (first call), {units.duration(again)} after"
-            return f"{verdict} in {units.duration(data.get('seconds'))}"
-        return _err(data)
+        return f"built for CUDA {step.built_with}, not available" + (f": {brief(warn, 120)}" if warn else "")
+    if isinstance(step, NmsStep):
+        if step.keep is not None:
+            verdict = "correct" if step.correct else f"WRONG: {_indices(step.keep)} != {_indices(step.expected)}"
+            again = step.seconds_again
+            if again is not None and step.device != "cpu":
+                return f"{verdict} in {units.duration(step.seconds)} (first call), {units.duration(again)} after"
+            return f"{verdict} in {units.duration(step.seconds)}"
+        return _err(step)
     return ""
 
 
@@ -131,23 +136,21 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
             checks.append(
                 _probe_check(ev, findings, "live", "import torch", "") or Check("live", "live", CheckStatus.ERROR)
             )
-        for step in live.steps:
-            title = _STEP_TITLES.get(step.name) or (
-                f"nms on {step.data.get('device') or step.name[4:]}" if step.name.startswith("nms_") else step.name
-            )
+        for step in ev.live_steps():
+            title = _STEP_TITLES.get(step.name) or (f"nms on {step.device}" if isinstance(step, NmsStep) else step.name)
             base = {
                 # the CUDA step "works" when CUDA does; unavailable is a fact (rules judge it)
-                "ok": CheckStatus.INFO if step.name == "cuda" and not step.data.get("available") else CheckStatus.OK,
+                "ok": CheckStatus.INFO if isinstance(step, CudaStep) and not step.available else CheckStatus.OK,
                 "error": CheckStatus.ERROR,
                 "skipped": CheckStatus.SKIPPED,
                 "crashed": CheckStatus.CRASHED,
                 "timeout": CheckStatus.TIMEOUT,
             }.get(step.status, CheckStatus.ERROR)
-            if step.name == "second_import" and step.data.get("ok") is False:
+            if step.name == "second_import" and step.ok is False:
                 base = CheckStatus.ERROR
             if base in (CheckStatus.OK, CheckStatus.INFO, CheckStatus.ERROR):
                 base = _status(findings, step.name, base)
-            summary = _step_summary(step.name, step.data, step.duration)
+            summary = _step_summary(step)
             if step.status in ("crashed", "timeout"):
                 summary = f"{live.signal or step.status}: {live.error or ''}"
             checks.append(Check(step.name, title, base, summary, step.duration, "live"))
@@ -161,13 +164,11 @@ def build_checks(ev: Evidence, findings: list[Finding]) -> list[Check]:
     gpu = ev.system.get("gpu") if isinstance(ev.system, dict) else None
     if isinstance(gpu, dict):
         summary = _gpu_summary(gpu)
-        cuda = ev.step("cuda")
-        seen = [d for d in (cuda.data.get("devices") or []) if isinstance(d, dict)] if cuda is not None else []
+        cuda = ev.torch_cuda_step()
+        seen = list(cuda.devices) if cuda is not None else []
         if gpu.get("state") in ("no-driver", "no-gpu") and seen:
             # A Jetson (no NVML, no nvidia-smi) or a driver whose tools are missing: torch saw GPUs.
-            names = ", ".join(
-                f"{d.get('name') or 'GPU'}" + (f" ({d['capability']})" if d.get("capability") else "") for d in seen
-            )
+            names = ", ".join(f"{d.name or 'GPU'}" + (f" ({d.capability})" if d.capability else "") for d in seen)
             summary = f"{names}, seen by torch; NVML and nvidia-smi did not answer here"
         checks.append(Check("gpu", "GPU", _status(findings, "gpu", CheckStatus.INFO), summary))
     machine = _machine_summary(ev.system if isinstance(ev.system, dict) else {})
@@ -289,9 +290,9 @@ def verdict_of(ev: Evidence, findings: list[Finding]) -> tuple[str, int]:
     user_only = bool(errors) and all(f.checks == ["user"] for f in errors)
     if live is None or not live.steps:  # `explain` runs only some probes: whether torchvision works is not known
         return ("broken" if errors and not user_only else "unknown"), 1
-    imported = bool(ev.step_data("import_torchvision").get("ok"))
-    nms = [s for s in live.steps if s.name.startswith("nms_")]
-    ops_ok = bool(nms) and all(s.status == "ok" and s.data.get("correct") for s in nms)
+    imported = ev.torchvision_imported()
+    nms = ev.nms_steps()
+    ops_ok = bool(nms) and all(s.status == "ok" and s.correct for s in nms)
     if imported and ops_ok and not errors:
         return "works", 0
     if imported and ops_ok and user_only:

@@ -14,24 +14,24 @@ import os
 from typing import Any
 
 from tvwizard.facts.evidence import Evidence
+from tvwizard.facts.steps import ExtensionsStep
 
 IMPORT_STEPS = ("import_torch", "import_torchvision", "second_import")
 DAMAGED_RECORD = ("hash-differs", "size-differs", "missing")
 
 
 def step_failed(ev: Evidence, name: str) -> bool:
-    step = ev.step(name)
+    step = ev.live_step(name)
     if step is None:
         return False
-    if name == "extensions":
-        return any(not f.get("loaded") for f in step.data.get("files") or [])
-    return step.status in ("error", "crashed", "timeout")
+    if isinstance(step, ExtensionsStep):
+        return bool(step.unloaded)
+    return step.failed
 
 
 def failing_steps(ev: Evidence) -> list[str]:
     """The live steps that failed, in order (an extension that did not load counts)."""
-    run = ev.probes.get("live")
-    return [s.name for s in (run.steps if run is not None else []) if step_failed(ev, s.name)]
+    return [s.name for s in ev.live_steps() if step_failed(ev, s.name)]
 
 
 def behaviour_works(ev: Evidence) -> bool:
@@ -40,26 +40,25 @@ def behaviour_works(ev: Evidence) -> bool:
     When this holds, what metadata says (a Requires-Dist pin, a second copy that never loads) is at
     most a warning: nothing fails.
     """
-    run = ev.probes.get("live")
-    if run is None or not run.steps:
+    if not ev.live_steps():
         return False
     for name in IMPORT_STEPS:
-        step = ev.step(name)
+        step = ev.live_step(name)
         if step is None or step.status != "ok":
             return False
     if step_failed(ev, "extensions"):
         return False
-    nms = [s for s in run.steps if s.name.startswith("nms_")]
-    return bool(nms) and all(s.status == "ok" and s.data.get("correct") for s in nms)
+    nms = ev.nms_steps()
+    return bool(nms) and all(s.status == "ok" and s.correct for s in nms)
 
 
 def named_files(ev: Evidence, step: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """``(step, provenance record)`` for every file the failing steps (or ``step``) name."""
     out = []
     for name in [step] if step else failing_steps(ev):
-        for rec in ev.step_data(name).get("provenance") or []:
-            if isinstance(rec, dict) and rec.get("path"):
-                out.append((name, rec))
+        step = ev.live_step(name)
+        for rec in step.provenance if step is not None else ():
+            out.append((name, rec))
     return out
 
 
@@ -119,8 +118,9 @@ def bad_library_candidates(ev: Evidence) -> list[dict[str, Any]]:
                 }
             )
     for step in failing_steps(ev):
-        message = str((ev.step_data(step).get("error") or {}).get("message") or "")
-        for rec in ev.step_data(step).get("provenance") or []:
+        read = ev.live_step(step)
+        message = read.error_message if read is not None else ""
+        for rec in read.provenance if read is not None else ():
             path = str(rec.get("path") or "")
             if path and path in message and not rec.get("owners") and ".so" in os.path.basename(path):
                 detail = message.split(path, 1)[-1].lstrip(": ").splitlines()[0] if path in message else ""
@@ -258,9 +258,10 @@ def cause_of(ev: Evidence, step: str) -> str | None:
     dropped by the engine, so a wrong guess costs nothing but a lost fold)."""
     if not step_failed(ev, step):
         return None
-    message = str((ev.step_data(step).get("error") or {}).get("message") or "")
-    if step == "extensions":
-        message = " ".join(str(f.get("error") or "") for f in ev.step_data(step).get("files") or [])
+    read = ev.live_step(step)
+    message = read.error_message if read is not None else ""
+    if isinstance(read, ExtensionsStep):
+        message = " ".join(f.error for f in read.files)
     for bad in bad_library_candidates(ev):
         if bad["path"] in message or (bad["name"] and bad["name"] in message):
             return "library-path-override"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tvwizard.facts.steps import CudaStep, ExtensionFile, ExtensionsStep, ImportStep, LiveStep, NmsStep, read_step
 from tvwizard.model import ProbeRun, Report, RunStatus, StepResult, Target
 
 if TYPE_CHECKING:  # the knowledge base (and packaging) loads on the first build question only
@@ -67,6 +68,33 @@ class Evidence:
     def step(self, name: str) -> StepResult | None:
         run = self.probes.get("live")
         return run.step(name) if run is not None else None
+
+    def live_steps(self) -> list[LiveStep]:
+        """The live probe's steps, in the order they ran, each through its typed reader (facts/steps.py)."""
+        run = self.probes.get("live")
+        return [read_step(s) for s in run.steps] if run is not None else []
+
+    def live_step(self, name: str) -> LiveStep | None:
+        step = self.step(name)
+        return read_step(step) if step is not None else None
+
+    def import_step(self, name: str) -> ImportStep | None:
+        """``import_torch``, ``import_torchvision`` or ``second_import``; None when it did not run."""
+        step = self.live_step(name)
+        return step if isinstance(step, ImportStep) else None
+
+    def extensions_step(self) -> ExtensionsStep | None:
+        step = self.live_step("extensions")
+        return step if isinstance(step, ExtensionsStep) else None
+
+    def torch_cuda_step(self) -> CudaStep | None:
+        """The live ``cuda`` step (``torch.cuda`` as the target sees it)."""
+        step = self.live_step("cuda")
+        return step if isinstance(step, CudaStep) else None
+
+    def nms_steps(self) -> list[NmsStep]:
+        """nms on the CPU and on each GPU, in order."""
+        return [s for s in self.live_steps() if isinstance(s, NmsStep)]
 
     def live_cwd(self) -> str:
         """The working folder the live import ran in (where a shadowing file would be found)."""
@@ -296,14 +324,17 @@ class Evidence:
         return None
 
     # -- live outcome ----------------------------------------------------------------------
-    def first_import_error(self) -> dict[str, Any] | None:
-        return self.step_data("import_torchvision").get("error")
+    def torch_imported(self) -> bool:
+        """``import torch`` worked in the live probe (False when it failed or did not run)."""
+        return bool(self.step_data("import_torch").get("ok"))
 
     def torchvision_imported(self) -> bool:
         return bool(self.step_data("import_torchvision").get("ok"))
 
-    def extension_errors(self) -> list[dict[str, Any]]:
-        return [f for f in self.step_data("extensions").get("files") or [] if not f.get("loaded")]
+    def extension_errors(self) -> list[ExtensionFile]:
+        """The compiled torchvision extensions that did not load, with the loader's message."""
+        step = self.extensions_step()
+        return step.unloaded if step is not None else []
 
     def _native_list(self, key: str) -> list[dict[str, Any]]:
         found = self.data("native").get(key)

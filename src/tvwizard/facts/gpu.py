@@ -20,6 +20,7 @@ from typing import Any
 
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
+from tvwizard.facts.steps import CudaStep
 from tvwizard.gpu import NVML_ERROR_DRIVER_NOT_LOADED, NVML_ERROR_LIBRARY_NOT_FOUND, cuda_int_to_str
 
 _ARCH = re.compile(r"^(sm|compute)_(\d+)([af]?)$")
@@ -53,21 +54,28 @@ def nvml_library_missing(gpu: dict[str, Any]) -> bool:
     )
 
 
-def cuda_step(ev: Evidence) -> dict[str, Any]:
-    """The live ``cuda`` step's data, or {} when it did not run (torch did not import)."""
-    step = ev.step("cuda")
-    if step is None or step.status != "ok" or step.data.get("skipped"):
-        return {}
-    return step.data
+def cuda_step(ev: Evidence) -> CudaStep | None:
+    """The live ``cuda`` step, or None when it did not run (torch did not import)."""
+    step = ev.torch_cuda_step()
+    if step is None or step.status != "ok" or step.skipped:
+        return None
+    return step
+
+
+def cuda_available(ev: Evidence) -> bool:
+    """``torch.cuda.is_available()`` said True in the live probe."""
+    step = cuda_step(ev)
+    return step is not None and step.is_available
 
 
 def cuda_messages(ev: Evidence) -> list[str]:
     """What ``torch.cuda.is_available()`` said: its warnings and error, in order."""
-    data = cuda_step(ev)
-    texts = [str(w.get("message", "")) for w in data.get("warnings") or [] if isinstance(w, dict)]
-    err = data.get("error") or {}
-    if err:
-        texts.append(f"{err.get('type', 'Error')}: {err.get('message', '')}")
+    step = cuda_step(ev)
+    if step is None:
+        return []
+    texts = list(step.warnings)
+    if step.error is not None:
+        texts.append(step.error.text)
     return [t for t in texts if t.strip()]
 
 
@@ -160,11 +168,11 @@ def devices(ev: Evidence) -> list[Device]:
     """The GPUs a CUDA process here would use: torch's own list, else the visible host GPUs."""
     out = []
     cuda = cuda_step(ev)
-    for dev in cuda.get("devices") or []:
-        cc = major_minor(dev.get("capability"))
+    for dev in cuda.devices if cuda is not None else ():
+        cc = major_minor(dev.capability)
         if cc is not None:
-            name = f" ({dev['name']})" if dev.get("name") else ""
-            out.append(Device(f"cuda:{dev.get('index')}{name}", cc, dev.get("index"), "live"))
+            name = f" ({dev.name})" if dev.name else ""
+            out.append(Device(f"cuda:{dev.index}{name}", cc, dev.index, "live"))
     if out:
         return out
     for g in host_gpu(ev).get("gpus") or []:

@@ -77,9 +77,8 @@ def _kernel_side(ev: Evidence, gpu: dict[str, Any], silent: bool) -> tuple[str, 
 @rule(needs=("live",), emits=("cuda-unavailable",), priority=130)
 def cuda_unavailable(ev: Evidence) -> Finding | None:
     tb = cuda_build(ev)
-    step = ev.step("cuda")
     data = cuda_step(ev)
-    if tb is None or step is None or not data or data.get("available") is not False:
+    if tb is None or data is None or data.available is not False:
         return None
     gpu = host_gpu(ev)
     present = [g for g in gpu.get("gpus") or []]
@@ -213,7 +212,8 @@ def extension_cuda_mismatch(ev: Evidence) -> Finding | None:
     whatever order the rules ran in; it stands alone only when version.py hid the mismatch (a
     source build whose binary disagrees with its label).
     """
-    code = ev.step_data("extensions").get("cuda_version")
+    extensions = ev.extensions_step()
+    code = extensions.cuda_version if extensions is not None else None
     torch_cuda = major_minor(ev.torch_cuda())
     if not isinstance(code, int) or code <= 0 or torch_cuda is None:
         return None

@@ -29,11 +29,12 @@ def _numpy2_with_old_torch(ev: Evidence, numpy: dict | None) -> bool:
 @rule(needs=("live",), emits=("numpy-abi",), priority=170)
 def numpy_abi(ev: Evidence) -> Finding | None:
     run = ev.probes["live"]
-    notices = [n for step in ("import_torch", "import_torchvision") for n in ev.step_data(step).get("notices") or []]
+    steps = [s for s in (ev.import_step("import_torch"), ev.import_step("import_torchvision")) if s is not None]
+    notices = [n for step in steps for n in step.notices]
     banner = "numpy-abi" in notices or any(NUMPY_BANNER in line.text for line in run.log)
-    torch = ev.step_data("import_torch")
-    numpy_err = (torch.get("numpy_error") or {}).get("message", "")
-    warned = any("_ARRAY_API not found" in w.get("message", "") for w in torch.get("warnings") or [])
+    torch = ev.import_step("import_torch")
+    numpy_err = torch.numpy_error.message if torch is not None and torch.numpy_error is not None else ""
+    warned = torch is not None and any("_ARRAY_API not found" in w for w in torch.warnings)
     numpy = ev.dist("numpy")
     # "Numpy is not available" alone also means no NumPy at all (missing-dependency's business):
     # only NumPy 2 next to a torch built for NumPy 1 makes it this finding.
@@ -86,14 +87,14 @@ def shadowed_by_cwd(ev: Evidence) -> Finding | None:
     if not cwd:
         return None
     for pkg, step in (("torch", "import_torch"), ("torchvision", "import_torchvision")):
-        data = ev.step_data(step)
-        path = data.get("file") or ""
-        err = data.get("error") or {}
-        msg = str(err.get("message", ""))
+        read = ev.import_step(step)
+        path = (read.file if read is not None else None) or ""
+        msg = read.error_message if read is not None else ""
+        traceback = read.error.traceback if read is not None and read.error is not None else ""
         hit = path if path and os.path.dirname(path) in (cwd, os.path.join(cwd, pkg)) else ""
         shadowed = pkg
         if not hit:
-            frames = _cwd_frames(str(err.get("traceback", "")), cwd)
+            frames = _cwd_frames(traceback, cwd)
             if frames:
                 hit = frames[0]
                 base = os.path.basename(hit)
@@ -101,7 +102,7 @@ def shadowed_by_cwd(ev: Evidence) -> Finding | None:
         if not hit and ("consider renaming" in msg or f"partially initialized module '{pkg}'" in msg):
             hit = f"{pkg} in {cwd}"
         if hit:
-            return _shadow_finding(ev, cwd, pkg, step, hit, shadowed, str(err.get("traceback", ""))[-3000:] or path)
+            return _shadow_finding(ev, cwd, pkg, step, hit, shadowed, traceback[-3000:] or path)
     return None
 
 

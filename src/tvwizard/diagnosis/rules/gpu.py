@@ -17,6 +17,7 @@ from tvwizard.diagnosis.rules import rule
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence, clean_torch_warning
 from tvwizard.facts.gpu import (
+    cuda_available,
     cuda_build,
     cuda_messages,
     cuda_step,
@@ -52,7 +53,7 @@ def _no_driver(ev: Evidence) -> tuple[bool, bool, list[Fact]]:
     if text:
         evidence.append(Fact("live", "cuda", clean_torch_warning(text)[:400]))
     cuda = cuda_step(ev)
-    torch_none = bool(cuda) and cuda.get("available") is False and not cuda_messages(ev) and not gpu
+    torch_none = cuda is not None and cuda.available is False and not cuda_messages(ev) and not gpu
     if torch_none:  # torch saw no device and no host facts to say more
         evidence.append(Fact("live", "cuda", "torch.cuda.is_available() is False"))
     return bool(host or text or torch_none), bool(host or text), evidence
@@ -68,7 +69,7 @@ def gpu_driver_missing(ev: Evidence) -> list[Finding]:
     if tb is None:
         return []
     gpu = host_gpu(ev)
-    if gpu.get("state") in ("ok", "no-gpu", "driver-error", "timeout") or cuda_step(ev).get("available"):
+    if gpu.get("state") in ("ok", "no-gpu", "driver-error", "timeout") or cuda_available(ev):
         return []  # a driver is there; other rules say what is wrong with it
     missing, certain, evidence = _no_driver(ev)
     if not missing:
@@ -195,7 +196,7 @@ def driver_too_old(ev: Evidence) -> Finding | None:
         certain = below
     else:
         certain = True
-    if cuda_step(ev).get("available") and not failed:
+    if cuda_available(ev) and not failed:
         certain = False
     drv_words = f"driver {driver}" if driver else "the NVIDIA driver"
     if same_major and not certain:
@@ -221,7 +222,7 @@ def driver_too_old(ev: Evidence) -> Finding | None:
         evidence.append(Fact("live", "cuda", clean_torch_warning(failed)[:400]))
     evidence.append(
         Fact(
-            "distributions" if not ev.step_data("import_torch").get("ok") else "live",
+            "distributions" if not ev.torch_imported() else "live",
             "torch",
             f"torch {ev.torch_version()}, built with CUDA {tb.cuda}",
         )

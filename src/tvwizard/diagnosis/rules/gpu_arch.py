@@ -76,8 +76,9 @@ def gpu_arch_unsupported(ev: Evidence) -> Finding | None:
     failing = no_kernel_errors(ev)
     if tb is None or (not devices and not failing):
         return None
-    arch_list = [str(a) for a in cuda_step(ev).get("arch_list") or []]
-    arch_source = str(cuda_step(ev).get("arch_list_source") or "torch.cuda.get_arch_list()")
+    cuda = cuda_step(ev)
+    arch_list = list(cuda.arch_list) if cuda is not None else []
+    arch_source = (cuda.arch_list_source if cuda is not None else "") or "torch.cuda.get_arch_list()"
     bad: list[tuple[Device, str, bool]] = []  # (device, why, certain)
     for dev in devices:
         if nms_ok(ev, dev.cuda_index):

@@ -12,10 +12,9 @@ from tvwizard.model import Fact, Finding, Fix, RunStatus, Severity
 IMPORT_STEPS = ("import_torch", "import_torchvision", "second_import")
 
 
-def _err_text(err: dict | None) -> str:
-    if not err:
-        return ""
-    return f"{err.get('type', 'Error')}: {err.get('message', '')}"
+def _indices(kept: tuple[int, ...] | None) -> str:
+    """nms's kept indices as the probe wrote them ("[0, 2, 3]")."""
+    return str(list(kept)) if kept is not None else "None"
 
 
 @rule(
@@ -27,7 +26,7 @@ def import_crash(ev: Evidence) -> list[Finding]:
     """The interpreter died or hung while importing (or running a step)."""
     run = ev.probes["live"]
     out: list[Finding] = []
-    for step in run.steps:
+    for step in ev.live_steps():
         if step.status not in ("crashed", "timeout"):
             continue
         fixes: list[Fix] = []
@@ -51,7 +50,7 @@ def import_crash(ev: Evidence) -> list[Finding]:
             )
         else:
             fid = "import-timeout" if importing else "op-timeout"
-            waited = step.data.get("limit") or run.duration
+            waited = step.limit or run.duration
             title = f"{where[0].upper() + where[1:]} never finished (killed after {waited:.0f} s)"
             explanation = (
                 "The step hung. The dump of every thread taken just before tvwizard killed it "
@@ -121,14 +120,13 @@ def _damaged_files(ev: Evidence) -> bool:
 @rule(needs=("live",), emits=("import-failed",))
 def import_failed(ev: Evidence) -> Finding | None:
     """``import torchvision`` raised: the symptom every root cause attaches to."""
-    step = ev.step("import_torchvision")
+    step = ev.import_step("import_torchvision")
     if step is None or step.status != "error":
         return None
-    err = ev.first_import_error() or {}
-    text = _err_text(err)
+    text = step.error_text
     if "No module named 'torchvision'" in text:
         return None  # torchvision-missing says it better
-    tb = err.get("traceback", "")
+    tb = step.error.traceback if step.error is not None else ""
     return Finding(
         id="import-failed",
         severity=Severity.ERROR,
@@ -138,16 +136,16 @@ def import_failed(ev: Evidence) -> Finding | None:
             "It is usually a symptom: the root cause is listed with it."
         ),
         evidence=[Fact("live", "import_torchvision", tb[-4000:] or text)],
-        caused_by="shadowed-module" if _shadowing_frames(ev, err) else _cause_of_import_error(ev, text),
+        caused_by="shadowed-module" if _shadowing_frames(ev, tb) else _cause_of_import_error(ev, text),
         checks=["import_torchvision"],
     )
 
 
-def _shadowing_frames(ev: Evidence, err: dict) -> bool:
+def _shadowing_frames(ev: Evidence, traceback: str) -> bool:
     from tvwizard.diagnosis.rules.environment import _cwd_frames
 
     cwd = ev.live_cwd()
-    return bool(cwd and _cwd_frames(str(err.get("traceback", "")), cwd))
+    return bool(cwd and _cwd_frames(traceback, cwd))
 
 
 def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
@@ -167,7 +165,7 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
     if "torchvision::nms does not exist" in text or "Couldn't load custom C++ ops" in text:
         # The extension did not load; extension errors say why.
         for f in ev.extension_errors():
-            err = f.get("error", "")
+            err = f.error
             if "cannot open shared object file" in err:
                 return "build-variant-mismatch" if _is_cuda_lib(err) else "missing-shared-library"
             if "undefined symbol" in err:
@@ -187,7 +185,8 @@ def _cause_of_import_error(ev: Evidence, text: str) -> str | None:
         return "missing-shared-library"
     if "_ARRAY_API" in text or "compiled using NumPy 1.x" in text:
         return "numpy-abi"
-    if ev.step_data("import_torch").get("ok") is False:
+    torch = ev.import_step("import_torch")
+    if torch is not None and torch.ok is False:
         return "torch-import-failed"
     return None
 
@@ -219,11 +218,11 @@ def _is_cuda_lib(error: str) -> bool:
 
 @rule(needs=("live",), emits=("torch-import-failed",))
 def torch_import_failed(ev: Evidence) -> Finding | None:
-    step = ev.step("import_torch")
+    step = ev.import_step("import_torch")
     if step is None or step.status != "error":
         return None
-    err = step.data.get("error") or {}
-    text = _err_text(err)
+    err = step.error
+    text = step.error_text
     if "No module named 'torch'" in text:
         return None  # torch-missing
     from tvwizard.diagnosis import provenance
@@ -231,7 +230,7 @@ def torch_import_failed(ev: Evidence) -> Finding | None:
     cause = provenance.cause_of(ev, "import_torch") or _shadowing_entry(ev, "torch")
     if cause is not None:
         pass
-    elif _shadowing_frames(ev, err):
+    elif _shadowing_frames(ev, err.traceback if err is not None else ""):
         cause = "shadowed-module"
     elif "No module named" in text:
         cause = "missing-dependency"
@@ -244,7 +243,7 @@ def torch_import_failed(ev: Evidence) -> Finding | None:
         severity=Severity.ERROR,
         title=f"import torch fails: {text}",
         explanation=("torchvision imports torch first, so nothing of torchvision can work until `import torch` does."),
-        evidence=[Fact("live", "import_torch", err.get("traceback", "")[-4000:] or text)],
+        evidence=[Fact("live", "import_torch", (err.traceback if err is not None else "")[-4000:] or text)],
         caused_by=cause,
         checks=["import_torch"],
     )
@@ -253,15 +252,15 @@ def torch_import_failed(ev: Evidence) -> Finding | None:
 @rule(needs=("live",), emits=("first-import-differs",))
 def first_import_differs(ev: Evidence) -> Finding | None:
     """The second import in one process behaves differently from the first."""
-    first = ev.step_data("import_torchvision")
-    second = ev.step_data("second_import")
-    if not first or not second or second.get("cached"):
+    first = ev.import_step("import_torchvision")
+    second = ev.import_step("second_import")
+    if first is None or second is None or second.cached:
         return None
-    e1, e2 = _err_text(first.get("error")), _err_text(second.get("error"))
-    if first.get("ok") == second.get("ok") and e1 == e2:
+    e1, e2 = first.error_text, second.error_text
+    if first.ok == second.ok and e1 == e2:
         return None
-    left = second.get("left_by_first") or []
-    if second.get("ok"):
+    left = list(second.left_by_first)
+    if second.ok:
         title = 'import torchvision fails the first time and "works" the second time: the first error is the real one'
         why = (
             "The first attempt failed part-way; Python removed `torchvision` from sys.modules "
@@ -289,7 +288,7 @@ def first_import_differs(ev: Evidence) -> Finding | None:
             Fact("live", "import_torchvision", e1 or "ok"),
             Fact("live", "second_import", e2 or "ok"),
         ],
-        caused_by="import-failed" if not first.get("ok") else None,
+        caused_by="import-failed" if not first.ok else None,
         checks=["second_import"],
     )
 
@@ -297,16 +296,15 @@ def first_import_differs(ev: Evidence) -> Finding | None:
 @rule(needs=("live",), emits=("op-failed", "op-wrong-result"))
 def op_results(ev: Evidence) -> list[Finding]:
     out: list[Finding] = []
-    run = ev.probes["live"]
-    for step in run.steps:
-        if not step.name.startswith("nms_") or step.status in ("skipped", "crashed", "timeout"):
+    for step in ev.nms_steps():
+        if step.status in ("skipped", "crashed", "timeout"):
             continue
-        device = step.data.get("device", step.name[4:])
+        device = step.device
         if step.status == "error":
-            err = step.data.get("error") or {}
-            text = _err_text(err)
+            text = step.error_text
             cause = None
-            tv_file = str(ev.step_data("import_torchvision").get("file") or "")
+            torchvision = ev.import_step("import_torchvision")
+            tv_file = (torchvision.file if torchvision is not None else None) or ""
             cwd = ev.live_cwd()
             if cwd and tv_file.startswith(cwd.rstrip("/") + "/") and "site-packages" not in tv_file:
                 cause = "shadowed-module"
@@ -320,19 +318,19 @@ def op_results(ev: Evidence) -> list[Finding]:
                     severity=Severity.ERROR,
                     title=f"torchvision.ops.nms fails on {device}: {text[:300]}",
                     explanation="torchvision imports, but its compiled op does not run on this device.",
-                    evidence=[Fact("live", step.name, err.get("traceback", "")[-4000:] or text)],
+                    evidence=[Fact("live", step.name, (step.error.traceback if step.error else "")[-4000:] or text)],
                     caused_by=cause,
                     checks=[step.name],
                 )
             )
-        elif step.data.get("correct") is False:
+        elif step.correct is False:
             out.append(
                 Finding(
                     id="op-wrong-result",
                     severity=Severity.ERROR,
                     title=(
-                        f"torchvision.ops.nms on {device} returns {step.data.get('keep')}, "
-                        f"expected {step.data.get('expected')}"
+                        f"torchvision.ops.nms on {device} returns {_indices(step.keep)}, "
+                        f"expected {_indices(step.expected)}"
                     ),
                     explanation=(
                         "The op runs but its answer differs from a reference computed in pure "
@@ -343,7 +341,7 @@ def op_results(ev: Evidence) -> list[Finding]:
                         Fact(
                             "live",
                             step.name,
-                            f"keep={step.data.get('keep')} expected={step.data.get('expected')}",
+                            f"keep={_indices(step.keep)} expected={_indices(step.expected)}",
                         )
                     ],
                     checks=[step.name],

@@ -9,6 +9,7 @@ from tvwizard.diagnosis.rules import rule
 from tvwizard.diagnosis.rules.packages import variant_conflict
 from tvwizard.facts import knowledge
 from tvwizard.facts.evidence import Evidence
+from tvwizard.facts.steps import NmsStep
 from tvwizard.fixes import catalog
 from tvwizard.fixes.commands import is_valid_version
 from tvwizard.model import Fact, Finding, Severity
@@ -25,9 +26,9 @@ def missing_shared_library(ev: Evidence) -> list[Finding]:
     """The loader cannot find a library: name it and who needs it."""
     missing: dict[str, list[str]] = {}
     for f in ev.extension_errors():
-        m = _MISSING.search(f.get("error", ""))
+        m = _MISSING.search(f.error)
         if m:
-            missing.setdefault(m.group(1), []).append(f"torchvision/{f.get('file')}")
+            missing.setdefault(m.group(1), []).append(f"torchvision/{f.file}")
     stopped: dict[str, dict] = {}  # lib -> the unresolved item whose search ended at a bad file
     for item in ev.unresolved_libraries():
         lib = str(item.get("name") or item.get("library") or "")
@@ -120,7 +121,7 @@ def _missing_dists(ev: Evidence) -> list[str]:
 @rule(needs=("live",), emits=("abi-mismatch",), priority=90)
 def abi_mismatch(ev: Evidence) -> Finding | None:
     """Undefined symbols although the versions pair: built against another torch."""
-    errors = [f for f in ev.extension_errors() if "undefined symbol" in f.get("error", "")]
+    errors = [f for f in ev.extension_errors() if "undefined symbol" in f.error]
     if not errors:
         return None
     tb, vb = ev.torch_build(), ev.torchvision_build()
@@ -128,38 +129,39 @@ def abi_mismatch(ev: Evidence) -> Finding | None:
         return None  # version-mismatch explains the symbols
     from tvwizard.demangle import demangle_all
 
-    sym = errors[0]["error"].split("undefined symbol:")[-1].strip()
+    sym = errors[0].error.split("undefined symbol:")[-1].strip()
     sym = demangle_all([sym]).get(sym, sym)
     return Finding(
         id="abi-mismatch",
         severity=Severity.ERROR,
-        title=f"torchvision's {errors[0].get('file')} does not link against this torch (undefined symbol {sym[:120]})",
+        title=f"torchvision's {errors[0].file} does not link against this torch (undefined symbol {sym[:120]})",
         explanation=(
             "The versions pair on paper, but the compiled file was built against a different torch "
             "(a source build, a nightly, or a different C++ ABI). Rebuild torchvision against the "
             "installed torch, or install the released binary pair."
         ),
-        evidence=[Fact("live", "extensions", errors[0]["error"])],
+        evidence=[Fact("live", "extensions", errors[0].error)],
         checks=["extensions"],
     )
 
 
 @rule(needs=("live",), emits=("image-extension-failed",))
 def image_extension_failed(ev: Evidence) -> Finding | None:
-    files = ev.step_data("extensions").get("files") or []
-    image = [f for f in files if f.get("file", "").startswith("image") and not f.get("loaded")]
-    ops_ok = any(f.get("file", "").startswith("_C") and f.get("loaded") for f in files)
+    extensions = ev.extensions_step()
+    files = extensions.files if extensions is not None else ()
+    image = [f for f in files if f.file.startswith("image") and not f.loaded]
+    ops_ok = any(f.file.startswith("_C") and f.loaded for f in files)
     if not image or not ops_ok:
         return None  # when _C fails too, the root cause covers both
     return Finding(
         id="image-extension-failed",
         severity=Severity.WARNING,
-        title=f"torchvision's image extension does not load: {image[0].get('error', '')[:200]}",
+        title=f"torchvision's image extension does not load: {image[0].error[:200]}",
         explanation=(
             "torchvision imports and its ops work, but torchvision.io's image decoding "
             "(decode_jpeg, read_image…) will fail. Ignore it if you do not use torchvision.io."
         ),
-        evidence=[Fact("live", "extensions", image[0].get("error", ""))],
+        evidence=[Fact("live", "extensions", image[0].error)],
         caused_by="corrupt-file" if ev.record_missing("torchvision") else None,
         checks=["extensions"],
     )
@@ -171,8 +173,8 @@ DAMAGED = ("empty", "not-elf", "bad-elf", "truncated", "unreadable")
 def _still_works(ev: Evidence, paths: list[str]) -> bool:
     """torchvision imports and its ops run, and none of ``paths`` is its ops library (_C*)."""
     ops_hit = any(os.path.basename(p).startswith("_C") for p in paths)
-    nms = ev.step_data("nms_cpu")
-    return not ops_hit and ev.torchvision_imported() and bool(nms.get("correct"))
+    nms = ev.live_step("nms_cpu")
+    return not ops_hit and ev.torchvision_imported() and isinstance(nms, NmsStep) and bool(nms.correct)
 
 
 @rule(needs=("native|distributions|live",), emits=("corrupt-file",), priority=64)

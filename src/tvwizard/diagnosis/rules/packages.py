@@ -21,8 +21,8 @@ def _absence_is_known(ev: Evidence, package: str) -> bool:
     only the import's own ``No module named`` error, or the metadata and import-path probes
     both run to their end, may say a package is missing.
     """
-    error = (ev.step_data(f"import_{package}").get("error") or {}).get("message", "")
-    if f"No module named '{package}'" in str(error):
+    step = ev.import_step(f"import_{package}")
+    if step is not None and f"No module named '{package}'" in step.error_message:
         return True
     metadata, paths = ev.probes.get("distributions"), ev.probes.get("resolution")
     return (
@@ -33,7 +33,8 @@ def _absence_is_known(ev: Evidence, package: str) -> bool:
 
 
 def _source(ev: Evidence) -> str:
-    return "live" if ev.step_data("import_torch").get("version") else "distributions"
+    torch = ev.import_step("import_torch")
+    return "live" if torch is not None and torch.version else "distributions"
 
 
 def _builds(ev: Evidence) -> tuple[knowledge.Build, knowledge.Build] | None:
@@ -154,7 +155,7 @@ def version_mismatch(ev: Evidence) -> Finding | None:
     ]
     if req is not None:
         evidence.append(Fact("knowledge", "requirement", f"torchvision {vb.base} requires torch{req}"))
-    symbols = [f["error"] for f in ev.extension_errors() if "undefined symbol" in f.get("error", "")]
+    symbols = [f.error for f in ev.extension_errors() if "undefined symbol" in f.error]
     if symbols:
         from tvwizard.demangle import demangle_text
 
@@ -214,8 +215,8 @@ def build_variant_mismatch(ev: Evidence) -> Finding | None:
         )
     ]
     for f in ev.extension_errors():
-        if "cannot open shared object file" in f.get("error", ""):
-            evidence.append(Fact("live", "extensions", f"{f.get('file')}: {f['error']}"))
+        if "cannot open shared object file" in f.error:
+            evidence.append(Fact("live", "extensions", f"{f.file}: {f.error}"))
             break
     made_for = knowledge.expected_torch(vb.base)
     vb_words = _variant_words(vb)

@@ -40,8 +40,8 @@ def overwritten_file(ev: Evidence) -> Finding | None:
         )
         for o in found[:6]
     ]
-    failing = [s for s in ("import_torch", "import_torchvision") if ev.step(s) and ev.step(s).status == "error"]
-    facts += [Fact("live", s, str((ev.step_data(s).get("error") or {}).get("message") or "")[:500]) for s in failing]
+    failing = [s for s in (ev.import_step("import_torch"), ev.import_step("import_torchvision")) if s is not None]
+    facts += [Fact("live", s.name, s.error_message[:500]) for s in failing if s.status == "error"]
     return Finding(
         id="overwritten-file",
         severity=Severity.WARNING if behaviour_works(ev) else Severity.ERROR,
@@ -113,7 +113,8 @@ def foreign_site_packages(ev: Evidence) -> Finding | None:
     ]
     for e in used[:2]:
         for step in e["steps"]:
-            message = str((ev.step_data(step).get("error") or {}).get("message") or "").strip().splitlines()
+            read = ev.live_step(step)
+            message = (read.error_message if read is not None else "").strip().splitlines()
             facts.append(Fact("live", step, (message[0] if message else "failed") + f" (loaded from {e['path']})"))
         if e["tags"]:
             facts.append(

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Log, ProgressBar, Static
 from textual.widgets.data_table import ColumnKey
 
 from tvwizard.engine.events import FindingsUpdated, ProbeEvent, ProbeFinished, ProbeLog, ProbeStarted, ProbeStep
+from tvwizard.facts.steps import read_step
 from tvwizard.model import Finding, Report, Severity, StepResult, Target
 from tvwizard.tui import palette
 from tvwizard.tui.format import (
@@ -36,7 +37,7 @@ from tvwizard.tui.screens.base import WizardScreen
 def step_words(res: StepResult) -> tuple[str, str]:
     """(mark, word) for a step that ended: "failed" when it or its data says so, never a ✓ for
     a step whose import failed; whether it *matters* is the conclusion's (logged at the end)."""
-    failed = res.status in ("error", "crashed", "timeout") or res.data.get("ok") is False
+    failed = res.status in ("error", "crashed", "timeout") or read_step(res).ok is False
     if failed:
         return palette.mark("error"), "failed" if res.status in ("ok", "error") else res.status
     if res.status == "skipped":
