@@ -23,7 +23,12 @@ libtorch_global_deps.so``, the nvidia wheel libraries torch itself preloads, rea
 modules on top of what torch loaded (how ``libc10.so`` is found at runtime).  glibc-hwcaps
 subdirectories are not modelled.
 
-The probe reports; it decides nothing.  Result (``run`` returns it)::
+The probe reports; it decides nothing.  It is one module of over 600 lines on purpose: the
+steps above are one algorithm whose parts share the same state (what is loaded so far, the chain
+of loaders whose RPATHs apply, the parsed ld.so.cache); split, every part would take that state
+as arguments.  The ELF reading it needs lives in :mod:`._elf`.
+
+Result (``run`` returns it)::
 
     {
       "supported": bool,              # False off Linux: then only "platform" and "packages"
