@@ -9,10 +9,12 @@ for real against them: metadata is read, imports happen, ``torchvision.ops.nms``
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TORCH_INIT = """
 import sys as _sys
@@ -213,20 +215,36 @@ def fake_env_vars(site: Path) -> dict[str, str]:
 PYTHON = sys.executable
 
 
+def run_tvwizard(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    stdout: Any = None,
+    stdin_text: str | None = None,
+    preexec_fn: Any = None,
+) -> subprocess.CompletedProcess[str]:
+    """The real ``tvwizard ARGS`` as a user runs it: a process of its own, no terminal, stdin
+    empty (or ``stdin_text``), stdout and stderr captured (``stdout``: somewhere else)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tvwizard", *args],
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        input=stdin_text,
+        stdin=None if stdin_text is not None else subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
+    )
+
+
 def check_json_with(env: dict[str, str], cwd: Path, *extra: str) -> dict:
     """``tvwizard check --json`` of this interpreter, run for real with ``env`` in ``cwd``."""
     import json
-    import subprocess
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "check", "--json", "--no-redact", *extra],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
+    proc = run_tvwizard("--python", sys.executable, "check", "--json", "--no-redact", *extra, env=env, cwd=cwd)
     assert proc.stdout.strip(), proc.stderr
     return json.loads(proc.stdout)
 

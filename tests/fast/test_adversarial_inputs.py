@@ -10,6 +10,7 @@ are in test_adversarial_targets.py.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import stat
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeEnv, fake_env_vars
+from fakes import FakeEnv, fake_env_vars, run_tvwizard
 
 from tvwizard.fixes.commands import Installer, UnsafeRequirement, checked_requirement, is_valid_version
 from tvwizard.inert import inert, inert_json, inert_line
@@ -34,25 +35,7 @@ ESC = "\x1b"
 SPOOF = "rm -rf ~ \x1b[2K\rpip install torch"
 
 
-def tvwizard(
-    *args: str,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-    timeout: float = 60,
-    stdout: Any = subprocess.PIPE,
-    preexec_fn: Any = None,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tvwizard", *args],
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        timeout=timeout,
-        preexec_fn=preexec_fn,
-    )
+tvwizard = functools.partial(run_tvwizard, timeout=60)
 
 
 def one_clear_line(proc: subprocess.CompletedProcess[str]) -> str:

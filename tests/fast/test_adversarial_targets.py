@@ -22,7 +22,7 @@ from pathlib import Path
 
 import processes
 import pytest
-from fakes import FakeEnv, fake_env_vars, live_probe
+from fakes import FakeEnv, fake_env_vars, live_probe, run_tvwizard
 from processes import descendants, group_members, probe_groups, survivors, wait_for
 
 from tvwizard.target import TargetError, resolve_target
@@ -30,16 +30,7 @@ from tvwizard.target import TargetError, resolve_target
 MB = 1024 * 1024
 
 
-def tvwizard(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120):
-    return subprocess.run(
-        [sys.executable, "-m", "tvwizard", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        timeout=timeout,
-    )
+tvwizard = run_tvwizard
 
 
 def peak_rss_of(argv: list[str], env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, int]:

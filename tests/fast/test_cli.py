@@ -10,21 +10,11 @@ from pathlib import Path
 
 import pytest
 from conftest import pyenv_python
-from fakes import FakeEnv, fake_env_vars, live_probe
+from fakes import FakeEnv, fake_env_vars, live_probe, run_tvwizard
 
 from tvwizard.model import SCHEMA, Report
 
-
-def tvwizard(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120):
-    return subprocess.run(
-        [sys.executable, "-m", "tvwizard", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        timeout=timeout,
-    )
+tvwizard = run_tvwizard
 
 
 def check_json(site: Path, cwd: Path, *extra: str) -> tuple[int, dict]:

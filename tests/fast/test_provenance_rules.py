@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from fakes import FakeEnv, check_json_with, fake_env_vars
+from fakes import FakeEnv, check_json_with, fake_env_vars, run_tvwizard
 from test_provenance_probe import add_dist, record_line
 
 from tvwizard.cli.fix import apply_candidates, first_unfixed_error
@@ -132,15 +131,7 @@ def test_checkout_on_pythonpath_is_fixed_by_taking_the_entry_off(tmp_path: Path)
     assert finding(data, "import-failed")["caused_by"] == "shadowed-module"
     # `fix --apply` proves the env fix by probing with it: torchvision works without the entry (no
     # terminal here to ask, so --yes, though an env fix changes nothing).
-    proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "fix", "--apply", "--yes", "--shell", "bash"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    proc = run_tvwizard("--python", sys.executable, "fix", "--apply", "--yes", "--shell", "bash", env=env, cwd=tmp_path)
     assert "shadowed-module is gone and torchvision works" in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -178,15 +169,7 @@ def test_fix_apply_never_takes_an_info_suggestion_for_an_unexplained_error() -> 
 def test_fix_apply_with_an_unfixable_error_applies_nothing_and_points_at_report(tmp_path: Path) -> None:
     """A crash at `import torch` has no known fix; the CPU-build suggestion (info) must not be run for it."""
     site = FakeEnv(torch_extra="import os\nos.abort()").build(tmp_path / "site")
-    proc = subprocess.run(
-        [sys.executable, "-m", "tvwizard", "--python", sys.executable, "fix", "--apply", "--yes"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=fake_env_vars(site),
-        cwd=tmp_path,
-        timeout=120,
-    )
+    proc = run_tvwizard("--python", sys.executable, "fix", "--apply", "--yes", env=fake_env_vars(site), cwd=tmp_path)
     assert proc.returncode == 1
     assert "No fix is known for import-crash" in proc.stdout and "`tvwizard report`" in proc.stdout
     assert "About to run" not in proc.stdout and "nothing applied" in proc.stderr

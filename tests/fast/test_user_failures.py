@@ -9,6 +9,7 @@ downstream package of ``tests/downstream.py`` with a true RECORD.  Tracebacks pa
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 import downstream
 import pytest
 from conftest import run_probe_sync
-from fakes import fake_env_vars
+from fakes import fake_env_vars, run_tvwizard
 
 from tvwizard.diagnosis.tracebacks import classify
 from tvwizard.engine.registry import by_name, user_probe
@@ -303,17 +304,7 @@ def test_a_command_failure_gets_the_same_finding(site: Path, tmp_path: Path) -> 
 
 
 # -- the command line ------------------------------------------------------------------------
-def tvwizard(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "tvwizard", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        timeout=180,
-    )
+tvwizard = functools.partial(run_tvwizard, timeout=180)
 
 
 def test_a_command_never_runs_without_the_double_dash(tmp_path: Path) -> None:
@@ -330,7 +321,7 @@ def test_a_command_never_runs_without_the_double_dash(tmp_path: Path) -> None:
 
 def test_explain_runs_only_the_probes_that_can_confirm(site: Path, tmp_path: Path) -> None:
     text = (TRACEBACKS / "removed-api-functional-tensor.txt").read_text()
-    proc = tvwizard("--python", sys.executable, "explain", "-", "--json", env=_env(site), cwd=tmp_path, stdin=text)
+    proc = tvwizard("--python", sys.executable, "explain", "-", "--json", env=_env(site), cwd=tmp_path, stdin_text=text)
     out = json.loads(proc.stdout)
     assert out["classification"]["finding"] == "removed-api-used" and out["classification"]["confirmed"]
     assert [p["name"] for p in out["report"]["probes"]] == ["interpreter", "distributions", "user"]
@@ -343,7 +334,7 @@ def test_explain_says_when_it_does_not_know_and_runs_the_full_check(tmp_path: Pa
     text = (TRACEBACKS / "unknown.txt").read_text()
     proc = tvwizard("--python", sys.executable, "explain", str(TRACEBACKS / "unknown.txt"), cwd=tmp_path)
     assert "does not recognise this kind of error; running the full check" in proc.stdout
-    js = tvwizard("--python", sys.executable, "explain", "--json", "-", cwd=tmp_path, stdin=text)
+    js = tvwizard("--python", sys.executable, "explain", "--json", "-", cwd=tmp_path, stdin_text=text)
     out = json.loads(js.stdout)
     assert out["classification"]["known"] is False
     assert {"interpreter", "distributions", "resolution", "native", "envvars", "toolchain", "live", "user"} == {
@@ -361,7 +352,7 @@ def test_explain_redacts_what_it_reads(tmp_path: Path) -> None:
         f"    login('{token}')\n"
         "ModuleNotFoundError: No module named 'torchvision.models.utils'\n"
     )
-    proc = tvwizard("--python", sys.executable, "explain", "--json", "-", cwd=tmp_path, stdin=text)
+    proc = tvwizard("--python", sys.executable, "explain", "--json", "-", cwd=tmp_path, stdin_text=text)
     out = json.loads(proc.stdout)
     pasted = json.dumps([out["failure"], next(p for p in out["report"]["probes"] if p["name"] == "user")])
     assert home not in pasted and token not in pasted  # what was read; the report's own redaction is `report`'s

@@ -6,14 +6,14 @@ These tests are the product's proof: real wheels, broken the ways people break t
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import realenvs
-from fakes import live_steps
+from fakes import live_steps, run_tvwizard
 
 pytestmark = pytest.mark.real
 
@@ -25,18 +25,7 @@ def env_python(name: str) -> str:
         pytest.skip(f"real env {name} unavailable here: {exc}")
 
 
-def tvwizard(
-    *args: str, cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tvwizard", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd,
-        timeout=timeout,
-        env=env,
-    )
+tvwizard = functools.partial(run_tvwizard, timeout=600)
 
 
 def check(python: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, dict]:
